@@ -1,0 +1,89 @@
+"""flolive-sdk: a fast, correct asyncio client for floLIVE's IoT connectivity API v2.
+
+Example::
+
+    from flolive import Client
+
+    async with Client(base_url="https://api.example", token="...") as client:
+        async for p in client.campaign_participants(customer_id=42, campaign_id=7):
+            print(p.iccid, p.status, p.timestamp)
+
+aiohttp is asyncio-only, so the SDK runs on asyncio (anyio provides its
+limiter and sleeps, not a trio backend).
+"""
+
+from ._auth import TokenProvider
+from ._transport import ClientStats
+from ._version import __version__
+from .client import Client, ListOptions
+from .errors import (
+    APIError,
+    AuthenticationError,
+    CampaignNotFound,
+    ClientNotOpenError,
+    CustomerNotFound,
+    DeadlineExceeded,
+    DecodeError,
+    FloliveError,
+    HTTPStatusError,
+    LabelsUnavailable,
+    ListChanged,
+    ListChangedWarning,
+    PageMismatch,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    ServiceUnavailable,
+    SubscriberNotFound,
+    TransportError,
+)
+from .models import (
+    Campaign,
+    CampaignStatus,
+    Label,
+    Page,
+    Pageable,
+    Participant,
+    ParticipantStatus,
+    SubscriberIdType,
+)
+from .pagination import AsyncPager, OnListChange
+from .retry import RetryPolicy
+
+__all__ = [
+    "APIError",
+    "AsyncPager",
+    "AuthenticationError",
+    "Campaign",
+    "CampaignNotFound",
+    "CampaignStatus",
+    "Client",
+    "ClientNotOpenError",
+    "ClientStats",
+    "CustomerNotFound",
+    "DeadlineExceeded",
+    "DecodeError",
+    "FloliveError",
+    "HTTPStatusError",
+    "Label",
+    "LabelsUnavailable",
+    "ListChanged",
+    "ListChangedWarning",
+    "ListOptions",
+    "OnListChange",
+    "Page",
+    "PageMismatch",
+    "Pageable",
+    "Participant",
+    "ParticipantStatus",
+    "RateLimited",
+    "RequestTimeout",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceUnavailable",
+    "SubscriberIdType",
+    "SubscriberNotFound",
+    "TokenProvider",
+    "TransportError",
+    "__version__",
+]

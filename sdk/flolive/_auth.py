@@ -1,0 +1,82 @@
+"""Credentials: a static token, a username/password login, or a caller's provider.
+
+Secrets live only here and in the ``Authorization`` header of outgoing
+requests; no repr, log line or exception carries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+TokenProvider = Callable[[], Awaitable[str]]
+"""An async callable returning a bearer token; called before every request."""
+
+LoginFunc = Callable[[str, str], Awaitable[str]]
+
+
+class Auth:
+    """No credentials: requests go out without ``Authorization``."""
+
+    #: Whether a 401 may be answered by getting a new token and trying once more.
+    refreshable = False
+    kind = "none"
+
+    async def token(self) -> str | None:
+        return None
+
+    async def refresh(self, stale: str | None) -> None:
+        """Make a token other than ``stale`` available, if this auth can."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class StaticToken(Auth):
+    kind = "token"
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def token(self) -> str | None:
+        return self._token
+
+
+class ProviderAuth(Auth):
+    refreshable = True
+    kind = "provider"
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self._provider = provider
+
+    async def token(self) -> str | None:
+        return await self._provider()
+
+
+class PasswordAuth(Auth):
+    """Logs in lazily, shares the token, and re-logs in once per stale token:
+    however many requests in flight get 401 with token A, only the first to
+    take the lock logs in; the others find a token other than A and reuse it."""
+
+    refreshable = True
+    kind = "password"
+
+    def __init__(self, username: str, password: str, login: LoginFunc) -> None:
+        self._username = username
+        self._password = password
+        self._login = login
+        self._token: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str | None:
+        if self._token is None:
+            async with self._lock:
+                if self._token is None:
+                    self._token = await self._login(self._username, self._password)
+        return self._token
+
+    async def refresh(self, stale: str | None) -> None:
+        async with self._lock:
+            if self._token == stale or self._token is None:
+                self._token = None
+                self._token = await self._login(self._username, self._password)

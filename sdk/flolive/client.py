@@ -1,0 +1,445 @@
+"""The :class:`Client`: settings, session lifetime, and the endpoint methods."""
+
+from __future__ import annotations
+
+import os
+import ssl as _ssl
+from collections.abc import Mapping
+from types import EllipsisType, TracebackType
+from typing import TypedDict, TypeVar, Unpack
+from urllib.parse import quote
+
+import aiohttp
+import anyio
+import msgspec
+
+from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
+from ._codec import codec_for
+from ._transport import ClientStats, Sleep, Transport
+from ._version import __version__
+from .errors import ClientNotOpenError, DecodeError
+from .models import Campaign, Label, Page, Participant, SubscriberIdType
+from .pagination import AsyncPager, OnListChange
+from .retry import RetryPolicy
+
+__all__ = ["Client", "ListOptions"]
+
+T = TypeVar("T")
+
+DEFAULT_USER_AGENT = f"flolive-sdk/{__version__} (python; aiohttp/{aiohttp.__version__})"
+LOGIN_PATH = "/api/v2/auth/token"
+
+
+class ListOptions(TypedDict, total=False):
+    """Per-call options of every listing method; each defaults to the client's setting.
+
+    Keys:
+        page_size: items per page asked of the server.
+        page_base: number of the server's first page (0 or 1).
+        start_page: API page number to start at (resume with ``err.page``).
+        max_pages: most pages to read.
+        prefetch: most pages fetched or held ahead of the consumer.
+        timeout: seconds per request (``None`` for none).
+        listing_timeout: seconds for the whole pass (``None`` for none).
+        retry: the :class:`~flolive.RetryPolicy` for these requests.
+        on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"``.
+    """
+
+    page_size: int
+    page_base: int
+    start_page: int
+    max_pages: int
+    prefetch: int
+    timeout: float | None
+    listing_timeout: float | None
+    retry: RetryPolicy
+    on_list_change: OnListChange
+
+
+class _TokenItem(msgspec.Struct):
+    token: str
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _id(name: str, value: int | str) -> str:
+    """Path ids are numeric in this API; refuse anything else before a request."""
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit():
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return text
+
+
+class Client:
+    """Async client of the floLIVE API v2. Use it as ``async with Client(...)``.
+
+    One client owns one :class:`aiohttp.ClientSession` (or borrows yours), one
+    connection pool and one concurrency limiter shared by every request and
+    every listing it runs.
+
+    Example::
+
+        async with Client(base_url="https://api.example", token="...") as client:
+            async for p in client.campaign_participants(customer_id=42, campaign_id=7):
+                print(p.iccid, p.status, p.timestamp)
+
+    Args:
+        base_url: API root, e.g. ``"https://api.example"``. Default: ``$FLOLIVE_BASE_URL``.
+        token: a static bearer token. Default: ``$FLOLIVE_TOKEN``.
+        username: login name for ``POST /api/v2/auth/token``. Default: ``$FLOLIVE_USERNAME``.
+        password: password for that login. Default: ``$FLOLIVE_PASSWORD``. The
+            client logs in on first use, shares the token, and logs in again
+            once (for all requests in flight) when a request gets HTTP 401.
+        token_provider: an async callable returning a token, called before each
+            request; on a 401 it is called again and the request retried once.
+            Give one of ``token``, ``username``+``password`` or ``token_provider``.
+        max_concurrency: most requests in flight at once, across every call and
+            listing of this client (default 8).
+        page_size: default page size of listings (default 100). Servers may cap
+            it; the pager follows the size they echo.
+        page_base: number of the server's first page, 0 or 1 (default 0).
+        prefetch: most pages fetched or held ahead of a listing's consumer
+            (default ``2 * max_concurrency``); bounds memory.
+        timeout: seconds for one request, from when it gets its concurrency
+            slot to the end of its body (default 30; ``None`` for none).
+        listing_timeout: seconds for a whole listing pass, or ``None`` (default).
+        retry: the :class:`~flolive.RetryPolicy` (default: 3 retries).
+        on_list_change: ``"warn"`` (default), ``"raise"`` or ``"ignore"`` when a
+            list changes while it is read.
+        headers: extra headers for every request.
+        user_agent: the ``User-Agent`` header (default ``flolive-sdk/<version> ...``).
+        trust_env: read proxies (``HTTPS_PROXY``, ...) and ``.netrc`` from the
+            environment (default ``True``).
+        ssl: an :class:`ssl.SSLContext`, or ``False`` to skip verification
+            (default: verify with the system's CAs).
+        session: an :class:`aiohttp.ClientSession` of yours to use; the client
+            leaves it open. Size its connector's ``limit`` at least
+            ``max_concurrency``.
+        sleep: the async sleep used for backoff and pauses (default
+            :func:`anyio.sleep`); tests inject a fake one.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        token_provider: TokenProvider | None = None,
+        max_concurrency: int = 8,
+        page_size: int = 100,
+        page_base: int = 0,
+        prefetch: int | None = None,
+        timeout: float | None = 30.0,
+        listing_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_list_change: OnListChange = "warn",
+        headers: Mapping[str, str] | None = None,
+        user_agent: str | None = None,
+        trust_env: bool = True,
+        ssl: _ssl.SSLContext | bool = True,
+        session: aiohttp.ClientSession | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        env = os.environ
+        base_url = base_url or env.get("FLOLIVE_BASE_URL")
+        if not base_url:
+            raise ValueError("base_url is required (or set FLOLIVE_BASE_URL)")
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.max_concurrency = _positive_int("max_concurrency", max_concurrency)
+        self.page_size = _positive_int("page_size", page_size)
+        if page_base not in (0, 1):
+            raise ValueError("page_base must be 0 or 1")
+        self.page_base = page_base
+        self.prefetch = _positive_int("prefetch", prefetch or 2 * max_concurrency)
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be > 0 or None")
+        self.timeout = timeout
+        self.listing_timeout = listing_timeout
+        self.retry = retry or RetryPolicy()
+        self.on_list_change: OnListChange = on_list_change
+        self._trust_env = trust_env
+        self._ssl = ssl
+        self._own_session = session is None
+        self._session = session
+        self._sleep: Sleep = sleep or anyio.sleep
+        self._headers = {
+            "User-Agent": user_agent or DEFAULT_USER_AGENT,
+            "Accept": "application/json",
+            **(headers or {}),
+        }
+        self._auth_args = (
+            token if token is not None else (None if token_provider else env.get("FLOLIVE_TOKEN")),
+            username if username is not None else env.get("FLOLIVE_USERNAME"),
+            password if password is not None else env.get("FLOLIVE_PASSWORD"),
+            token_provider,
+        )
+        self._auth: Auth = self._make_auth()
+        self._transport: Transport | None = None
+        self._stats = ClientStats()
+
+    def _make_auth(self) -> Auth:
+        token, username, password, provider = self._auth_args
+        given = sum((token is not None, provider is not None, username is not None))
+        if given > 1:
+            raise ValueError("give only one of token, username+password, or token_provider")
+        if provider is not None:
+            return ProviderAuth(provider)
+        if token is not None:
+            return StaticToken(token)
+        if username is not None:
+            if password is None:
+                raise ValueError("username given without password (or FLOLIVE_PASSWORD)")
+            return PasswordAuth(username, password, self._login)
+        return Auth()
+
+    def __repr__(self) -> str:
+        state = "open" if self._transport is not None else "closed"
+        return (
+            f"<flolive.Client {self.base_url} auth={self._auth.kind} "
+            f"max_concurrency={self.max_concurrency} {state}>"
+        )
+
+    # -- lifetime ---------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        if self._transport is not None:
+            raise RuntimeError("this Client is already open")
+        session = self._session
+        if session is None:
+            # The pool is at least as large as the limiter, so a request never
+            # waits for a connection once it holds a slot.
+            connector = aiohttp.TCPConnector(
+                limit=self.max_concurrency, limit_per_host=0, ssl=self._ssl
+            )
+            session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
+        self._stats = ClientStats()
+        self._transport = Transport(
+            base_url=self.base_url,
+            session=session,
+            max_concurrency=self.max_concurrency,
+            auth=self._auth,
+            retry=self.retry,
+            timeout=self.timeout,
+            headers=self._headers,
+            sleep=self._sleep,
+            stats=self._stats,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client (and its session, if it created it). Idempotent."""
+        transport, self._transport = self._transport, None
+        if transport is None:
+            return
+        transport.closed = True
+        if self._own_session:
+            await transport.session.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of requests, retries, throttles and bytes since the client opened."""
+        return self._stats
+
+    @property
+    def _t(self) -> Transport:
+        t = self._transport
+        if t is None:
+            raise ClientNotOpenError(
+                "the client is not open; use it as `async with Client(...) as client:`"
+            )
+        return t
+
+    # -- low level --------------------------------------------------------
+
+    async def _login(self, username: str, password: str) -> str:
+        items = await self._t.request(
+            "POST",
+            LOGIN_PATH,
+            codec_for(_TokenItem).items,
+            json={"username": username, "password": password},
+            authenticate=False,
+            sensitive=True,
+        )
+        self._stats.logins += 1
+        if not items or not items[0].token:
+            raise DecodeError(
+                "login response has no token - at `$.content[0].token`",
+                method="POST",
+                path=LOGIN_PATH,
+            )
+        return items[0].token
+
+    def paginate(
+        self,
+        path: str,
+        item_type: type[T],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        **options: Unpack[ListOptions],
+    ) -> AsyncPager[T]:
+        """List any paged endpoint, including ones the SDK does not wrap yet.
+
+        ``item_type`` is the type of one ``content`` item, usually a
+        :class:`msgspec.Struct` (``rename="camel"`` maps camelCase fields).
+        ``params`` are extra query parameters; ``options`` are
+        :class:`ListOptions`, each defaulting to the client's setting.
+
+        Example::
+
+            class Sim(msgspec.Struct, rename="camel"):
+                iccid: str
+                imsi: str
+
+            async for sim in client.paginate("/api/v2/customer/42/sims", Sim):
+                ...
+        """
+        transport = self._t
+        codec = codec_for(item_type)
+        base_params = dict(params or {})
+        per_try = options.get("timeout", self.timeout)
+        retry = options.get("retry")
+
+        async def fetch(number: int, size: int, deadline: float | None) -> Page[T]:
+            return await transport.request(
+                "GET",
+                path,
+                codec.page,
+                params={**base_params, "page": number, "size": size},
+                page=number,
+                timeout=per_try,
+                retry=retry,
+                deadline=deadline,
+            )
+
+        return AsyncPager(
+            fetch,
+            path=path,
+            page_size=options.get("page_size", self.page_size),
+            page_base=options.get("page_base", self.page_base),
+            start_page=options.get("start_page"),
+            max_pages=options.get("max_pages"),
+            prefetch=options.get("prefetch", self.prefetch),
+            on_list_change=options.get("on_list_change", self.on_list_change),
+            listing_timeout=options.get("listing_timeout", self.listing_timeout),
+        )
+
+    async def get_items(
+        self,
+        path: str,
+        item_type: type[T],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        timeout: float | EllipsisType | None = ...,
+        retry: RetryPolicy | None = None,
+    ) -> list[T]:
+        """GET one envelope and return its ``content`` items (no paging)."""
+        return await self._t.request(
+            "GET",
+            path,
+            codec_for(item_type).items,
+            params=params,
+            timeout=timeout,
+            retry=retry,
+        )
+
+    # -- endpoints --------------------------------------------------------
+
+    def campaign_participants(
+        self, customer_id: int, campaign_id: int, **options: Unpack[ListOptions]
+    ) -> AsyncPager[Participant]:
+        """Participants of a campaign.
+
+        ``GET /api/v2/customer/{customerId}/campaign/{campaignId}/participants``.
+
+        Options are :class:`ListOptions` (``page_size``, ``start_page``,
+        ``max_pages``, ``page_base``, ``prefetch``, ``timeout``,
+        ``listing_timeout``, ``retry``, ``on_list_change``).
+
+        Raises (while iterating): :class:`~flolive.CustomerNotFound`,
+        :class:`~flolive.CampaignNotFound`, and the other errors of the tree.
+        """
+        path = (
+            f"/api/v2/customer/{_id('customer_id', customer_id)}"
+            f"/campaign/{_id('campaign_id', campaign_id)}/participants"
+        )
+        return self.paginate(path, Participant, **options)
+
+    def subscriber_labels(
+        self, id_type: SubscriberIdType | str, value: str | int, **options: Unpack[ListOptions]
+    ) -> AsyncPager[Label]:
+        """Labels of a subscriber: ``GET /api/v2/subscriber/{type}/{value}/label``.
+
+        ``id_type`` is ``"imsi"``, ``"iccid"``, ``"msisdn"`` or ``"imei"``
+        (:class:`~flolive.SubscriberIdType`). Options as in :meth:`paginate`.
+
+        Raises (while iterating): :class:`~flolive.SubscriberNotFound`,
+        :class:`~flolive.LabelsUnavailable`, and the other errors of the tree.
+        """
+        try:
+            kind = SubscriberIdType(str(id_type).lower())
+        except ValueError:
+            raise ValueError(
+                f"id_type must be one of imsi, iccid, msisdn, imei; got {id_type!r}"
+            ) from None
+        text = str(value)
+        if not text or text.strip() != text:
+            raise ValueError(f"subscriber identifier must be a non-empty string, got {value!r}")
+        return self.paginate(
+            f"/api/v2/subscriber/{kind.value}/{_segment(text)}/label", Label, **options
+        )
+
+    def campaigns(self, customer_id: int, **options: Unpack[ListOptions]) -> AsyncPager[Campaign]:
+        """A customer's campaigns: ``GET /api/v2/customer/{customerId}/campaign``.
+
+        Options as in :meth:`paginate`. Raises :class:`~flolive.CustomerNotFound`
+        for an unknown customer.
+        """
+        return self.paginate(
+            f"/api/v2/customer/{_id('customer_id', customer_id)}/campaign", Campaign, **options
+        )
+
+    async def campaign(
+        self,
+        customer_id: int,
+        campaign_id: int,
+        *,
+        timeout: float | EllipsisType | None = ...,
+        retry: RetryPolicy | None = None,
+    ) -> Campaign:
+        """One campaign: ``GET /api/v2/customer/{customerId}/campaign/{campaignId}``.
+
+        Raises :class:`~flolive.CampaignNotFound` or :class:`~flolive.CustomerNotFound`.
+        """
+        path = (
+            f"/api/v2/customer/{_id('customer_id', customer_id)}"
+            f"/campaign/{_id('campaign_id', campaign_id)}"
+        )
+        items = await self.get_items(path, Campaign, timeout=timeout, retry=retry)
+        if len(items) != 1:
+            raise DecodeError(
+                f"expected one campaign in `content`, got {len(items)} - at `$.content`",
+                http_status=200,
+                method="GET",
+                path=path,
+            )
+        return items[0]

@@ -1,0 +1,486 @@
+"""An aiohttp.web server that speaks the floLIVE API v2 contract, with knobs for
+latency, faults, throttling, list drift and auth. See :class:`Sandbox`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import secrets
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from types import TracebackType
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from .data import DataSet, WireCampaign, WireLabel, WireParticipant, unit
+
+__all__ = ["Faults", "Sandbox", "SandboxStats"]
+
+ID_TYPES = ("imsi", "iccid", "msisdn", "imei")
+ERROR_MESSAGES = {
+    "GLOBAL_1001": "Service unavailable. Please try again",
+    "CUSTOMER_1002": "Customer does not exist",
+    "CUSTOMER_1037": "Campaign does not exist",
+    "SUBSCRIBER_1002": "Subscriber does not exist",
+    "SUBSCRIBER_1029": "Failed to retrieve subscriber label details",
+}
+ERROR_STATUS = {
+    "GLOBAL_1001": 503,
+    "CUSTOMER_1002": 404,
+    "CUSTOMER_1037": 404,
+    "SUBSCRIBER_1002": 404,
+    "SUBSCRIBER_1029": 500,
+}
+FAULT_KINDS = ("global_1001", "rate_limited", "server_error", "unavailable", "drop", "truncate")
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Per-request fault rates (each in [0, 1]) of list GETs.
+
+    Whether a request fails, and how, is decided by (seed, path, page, attempt),
+    so a run is reproducible whatever order requests arrive in.
+
+    Args:
+        global_1001: rate of ``GLOBAL_1001`` error envelopes (HTTP 503).
+        rate_limited: rate of HTTP 429 with ``Retry-After: retry_after``.
+        server_error: rate of bare HTTP 500.
+        unavailable: rate of bare HTTP 503.
+        drop: rate of connections closed before any response.
+        truncate: rate of bodies cut short of their ``Content-Length``.
+        retry_after: the ``Retry-After`` seconds sent with 429s.
+    """
+
+    global_1001: float = 0.0
+    rate_limited: float = 0.0
+    server_error: float = 0.0
+    unavailable: float = 0.0
+    drop: float = 0.0
+    truncate: float = 0.0
+    retry_after: float = 1.0
+
+    def __post_init__(self) -> None:
+        rates = [getattr(self, k) for k in FAULT_KINDS]
+        if any(r < 0 for r in rates) or sum(rates) > 1:
+            raise ValueError("fault rates must be >= 0 and add up to at most 1")
+
+    def pick(self, draw: float) -> str | None:
+        edge = 0.0
+        for kind in FAULT_KINDS:
+            edge += getattr(self, kind)
+            if draw < edge:
+                return kind
+        return None
+
+
+@dataclass
+class SandboxStats:
+    """What the sandbox served. Also at ``GET /_sandbox/stats`` as JSON."""
+
+    requests: int = 0
+    logins: int = 0
+    faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
+    throttled: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+class _Envelope(msgspec.Struct, rename="camel"):
+    error_code: str
+    error_message: str
+    content: Any
+    pageable: Any
+
+
+class _Pageable(msgspec.Struct, rename="camel"):
+    page: int
+    size: int
+    total_pages: int
+    total_elements: int
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class _BadRequest(Exception):
+    pass
+
+
+class Sandbox:
+    """An embedded floLIVE API v2 server for tests, demos and benchmarks.
+
+    Use it in-process::
+
+        async with Sandbox(latency=0.05) as url:
+            async with Client(base_url=url) as client:
+                ...
+
+    or from a shell: ``flolive sandbox --port 8080``.
+
+    Data: customers 1..9, each with campaigns 1..5 (campaign 1 has the vendor's
+    988 participants, campaign 2 a million, generated per page), and labels for
+    every generated subscriber, addressable by iccid, imsi, msisdn or imei.
+
+    Args:
+        seed: seed of the data and of the fault draws.
+        page_base: 0 (Spring's default) or 1: the number of the first page.
+        default_page_size: page size when a request gives none (20, as Spring).
+        max_page_size: page sizes above it are capped and the cap echoed (2000).
+        latency: seconds added to each API request.
+        faults: a :class:`Faults` of per-request fault rates.
+        fail_pages: page number -> error code (``"CUSTOMER_1037"``) or HTTP
+            status (``500``) that page of every list always answers.
+        throttle_above: answer 429 while more than this many requests are in flight.
+        drift: participants appended to a campaign each time one of its pages is served.
+        token: the bearer token every API request must carry (``None``: no auth,
+            unless ``users`` is given).
+        users: username -> password accepted by ``POST /api/v2/auth/token``; its
+            tokens are then required.
+        campaign_sizes: campaign id -> participants, replacing the defaults.
+        envelope_status: send every error envelope with this HTTP status
+            instead of its natural one (e.g. 200, as some deployments do).
+        host, port: where to listen (``127.0.0.1``, a free port).
+        record: keep a log of ``(method, path_qs)`` of every request in ``log``.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        page_base: int = 0,
+        default_page_size: int = 20,
+        max_page_size: int = 2000,
+        latency: float = 0.0,
+        faults: Faults | None = None,
+        fail_pages: Mapping[int, str | int] | None = None,
+        throttle_above: int | None = None,
+        drift: int = 0,
+        token: str | None = None,
+        users: Mapping[str, str] | None = None,
+        campaign_sizes: Mapping[int, int] | None = None,
+        envelope_status: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record: bool = False,
+    ) -> None:
+        if page_base not in (0, 1):
+            raise ValueError("page_base must be 0 or 1")
+        self.data = DataSet(seed=seed)
+        if campaign_sizes is not None:
+            self.data.campaign_sizes = dict(campaign_sizes)
+        self.seed = seed
+        self.page_base = page_base
+        self.default_page_size = default_page_size
+        self.max_page_size = max_page_size
+        self.latency = latency
+        self.faults = faults or Faults()
+        self.fail_pages = dict(fail_pages or {})
+        self.throttle_above = throttle_above
+        self.drift = drift
+        self.users = dict(users or {})
+        self.tokens: set[str] = {token} if token else set()
+        self.auth_required = bool(token or users)
+        self.envelope_status = envelope_status
+        self.host = host
+        self.port = port
+        self.record = record
+        self.log: list[tuple[str, str]] = []
+        self.stats = SandboxStats()
+        self._attempts: dict[tuple[str, int], int] = {}
+        self._growth: dict[tuple[int, int], int] = {}
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifetime ----------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application (for ``aiohttp.test_utils`` or your own runner)."""
+        app = web.Application(middlewares=[self._middleware])
+        r = app.router
+        r.add_post("/api/v2/auth/token", self._login)
+        r.add_get(
+            "/api/v2/customer/{customer}/campaign/{campaign}/participants", self._participants
+        )
+        r.add_get("/api/v2/customer/{customer}/campaign/{campaign}", self._campaign)
+        r.add_get("/api/v2/customer/{customer}/campaign", self._campaigns)
+        r.add_get("/api/v2/subscriber/{type}/{value}/label", self._labels)
+        r.add_get("/_sandbox/stats", self._stats)
+        return app
+
+    async def start(self) -> str:
+        """Start listening; returns the base URL (``http://127.0.0.1:PORT``)."""
+        runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> str:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every token issued by login (the static ``token`` stays
+        only if no users are configured), so clients must log in again."""
+        self.tokens = set() if self.users else self.tokens
+
+    # -- plumbing ----------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_sandbox/"):
+            return await handler(request)  # type: ignore[no-any-return]
+        stats = self.stats
+        stats.requests += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        if self.record:
+            self.log.append((request.method, request.path_qs))
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if request.path != "/api/v2/auth/token" and self.auth_required:
+                auth = request.headers.get("Authorization", "")
+                if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+                    return _spring_error(401, "Unauthorized", request.path)
+            if self.throttle_above is not None and stats.in_flight > self.throttle_above:
+                stats.throttled += 1
+                return web.Response(
+                    status=429,
+                    text="Too Many Requests",
+                    headers={"Retry-After": _seconds(self.faults.retry_after)},
+                )
+            try:
+                return await handler(request)  # type: ignore[no-any-return]
+            except _BadRequest as exc:
+                return _spring_error(400, str(exc), request.path)
+        finally:
+            stats.in_flight -= 1
+
+    def _error(self, code: str) -> web.Response:
+        status = self.envelope_status or ERROR_STATUS.get(code, 400)
+        body = _encoder.encode(_Envelope(code, ERROR_MESSAGES.get(code, code), "", ""))
+        return web.Response(body=body, status=status, content_type="application/json")
+
+    def _page_args(self, request: web.Request) -> tuple[int, int]:
+        """(zero-based page index, size) as Spring Data reads ``page`` and ``size``."""
+        q = request.query
+        try:
+            page = int(q.get("page", str(self.page_base)))
+            size = int(q.get("size", str(self.default_page_size)))
+        except ValueError:
+            raise _BadRequest("page and size must be integers") from None
+        if size < 1:
+            size = self.default_page_size
+        return max(page - self.page_base, 0), min(size, self.max_page_size)
+
+    async def _fault(
+        self, request: web.Request, index: int, body_len: int
+    ) -> web.StreamResponse | None:
+        """The injected failure for this request, if any."""
+        echoed = index + self.page_base
+        forced = self.fail_pages.get(echoed)
+        if forced is not None:
+            if isinstance(forced, int):
+                return web.Response(status=forced, text=f"HTTP {forced}")
+            return self._error(forced)
+        key = (request.path, echoed)
+        attempt = self._attempts.get(key, 0)
+        self._attempts[key] = attempt + 1
+        kind = self.faults.pick(unit(self.seed, zlib.crc32(request.path.encode()), echoed, attempt))
+        if kind is None:
+            return None
+        self.stats.faults[kind] += 1
+        if kind == "global_1001":
+            return self._error("GLOBAL_1001")
+        if kind == "rate_limited":
+            return web.Response(
+                status=429,
+                text="Too Many Requests",
+                headers={"Retry-After": _seconds(self.faults.retry_after)},
+            )
+        if kind in ("server_error", "unavailable"):
+            status = 500 if kind == "server_error" else 503
+            return web.Response(
+                status=status, text="<html><body>error</body></html>", content_type="text/html"
+            )
+        return await _break_connection(request, kind, body_len)
+
+    async def _paged(self, request: web.Request, total: int, items: Any) -> web.StreamResponse:
+        index, size = self._page_args(request)
+        start = index * size
+        content = items(start, min(total, start + size)) if start < total else []
+        body = _encoder.encode(
+            _Envelope(
+                "",
+                "",
+                content,
+                _Pageable(index + self.page_base, size, math.ceil(total / size), total),
+            )
+        )
+        fault = await self._fault(request, index, len(body))
+        if fault is not None:
+            return fault
+        return web.Response(body=body, content_type="application/json")
+
+    # -- endpoints ---------------------------------------------------------
+
+    async def _login(self, request: web.Request) -> web.Response:
+        try:
+            creds = msgspec.json.decode(await request.read(), type=dict[str, str])
+        except msgspec.DecodeError:
+            return _spring_error(
+                400, 'body must be {"username": ..., "password": ...}', request.path
+            )
+        user, password = creds.get("username", ""), creds.get("password", "")
+        if not self.users or self.users.get(user) != password or not password:
+            return _spring_error(401, "Bad credentials", request.path)
+        self.stats.logins += 1
+        token = f"sbx-{next(_token_ids)}-{secrets.token_hex(8)}"
+        self.tokens.add(token)
+        body = _encoder.encode(_Envelope("", "", [{"token": token}], _Pageable(0, 1, 1, 1)))
+        return web.Response(body=body, content_type="application/json")
+
+    def _customer(self, request: web.Request) -> int | web.Response:
+        customer = _int_arg(request, "customer")
+        if not self.data.has_customer(customer):
+            return self._error("CUSTOMER_1002")
+        return customer
+
+    def _campaign_size(self, customer: int, campaign: int) -> int:
+        return self.data.campaign_sizes[campaign] + self._growth.get((customer, campaign), 0)
+
+    async def _participants(self, request: web.Request) -> web.StreamResponse:
+        customer = self._customer(request)
+        if isinstance(customer, web.Response):
+            return customer
+        campaign = _int_arg(request, "campaign")
+        if not self.data.has_campaign(customer, campaign):
+            return self._error("CUSTOMER_1037")
+        total = self._campaign_size(customer, campaign)
+        if self.drift:
+            self._growth[(customer, campaign)] = (
+                self._growth.get((customer, campaign), 0) + self.drift
+            )
+
+        def items(a: int, b: int) -> list[WireParticipant]:
+            return self.data.participants(customer, campaign, a, b)
+
+        return await self._paged(request, total, items)
+
+    async def _campaigns(self, request: web.Request) -> web.StreamResponse:
+        customer = self._customer(request)
+        if isinstance(customer, web.Response):
+            return customer
+        ids = self.data.campaign_ids()
+
+        def items(a: int, b: int) -> list[WireCampaign]:
+            return [self.data.campaign(customer, c) for c in ids[a:b]]
+
+        return await self._paged(request, len(ids), items)
+
+    async def _campaign(self, request: web.Request) -> web.StreamResponse:
+        customer = self._customer(request)
+        if isinstance(customer, web.Response):
+            return customer
+        campaign = _int_arg(request, "campaign")
+        if not self.data.has_campaign(customer, campaign):
+            return self._error("CUSTOMER_1037")
+        body = _encoder.encode(
+            _Envelope("", "", [self.data.campaign(customer, campaign)], _Pageable(0, 1, 1, 1))
+        )
+        return web.Response(body=body, content_type="application/json")
+
+    async def _labels(self, request: web.Request) -> web.StreamResponse:
+        kind = request.match_info["type"]
+        if kind not in ID_TYPES:
+            raise _BadRequest(f"type must be one of {', '.join(ID_TYPES)}")
+        value = request.match_info["value"]
+        if not value.isdigit():
+            raise _BadRequest("identifier must be numeric")
+        sub = None
+        prefix_ok = self.data.find_subscriber(kind, value, size_of=1 << 62)
+        if prefix_ok is not None:
+            size = self._campaign_size(prefix_ok.customer, prefix_ok.campaign)
+            sub = prefix_ok if prefix_ok.index < size else None
+        if sub is None:
+            return self._error("SUBSCRIBER_1002")
+        if self.data.labels_unavailable(sub):
+            return self._error("SUBSCRIBER_1029")
+        found = sub
+
+        def items(a: int, b: int) -> list[WireLabel]:
+            return self.data.labels(found, a, b)
+
+        return await self._paged(request, self.data.label_count(sub), items)
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=_encoder.encode(asdict(self.stats)), content_type="application/json"
+        )
+
+
+_token_ids = itertools.count(1)
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def _int_arg(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit():
+        raise _BadRequest(f"{name} id must be numeric, got {raw!r}")
+    return int(raw)
+
+
+def _spring_error(status: int, error: str, path: str) -> web.Response:
+    """An error body the way Spring Boot writes it: not an API envelope."""
+    body = _encoder.encode(
+        {
+            "timestamp": "2022-02-11T14:21:53.000+00:00",
+            "status": status,
+            "error": error,
+            "path": path,
+        }
+    )
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+async def _break_connection(request: web.Request, kind: str, body_len: int) -> web.StreamResponse:
+    transport = request.transport
+    if kind == "drop":
+        if transport is not None:
+            transport.close()
+        return web.Response(status=500)
+    # Promise a full body, send half, hang up: an incomplete body, not a short JSON.
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    resp.content_length = body_len
+    await resp.prepare(request)
+    await resp.write(b'{"errorCode":"","errorMessage":"","content":['[: max(body_len // 2, 1)])
+    if transport is not None:
+        transport.close()
+    return resp
