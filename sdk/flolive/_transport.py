@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import anyio
+from yarl import URL
 
 from ._auth import Auth
 from ._codec import RequestInfo, error_from_response
@@ -123,6 +124,8 @@ class Transport:
         headers: Mapping[str, str],
         sleep: Sleep,
         stats: ClientStats,
+        proxy: URL | None = None,
+        proxy_auth: aiohttp.BasicAuth | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -134,6 +137,8 @@ class Transport:
         self.headers = dict(headers)
         self.sleep = sleep
         self.stats = stats
+        self.proxy = proxy
+        self.proxy_auth = proxy_auth
         self.closed = False
         self._rng = rng
         self._gate = _PauseGate()
@@ -184,7 +189,13 @@ class Transport:
                     return parse(body, status, info)
                 raise error_from_response(status, body, retry_after, info)
             except AuthenticationError as exc:
-                if exc.http_status == 401 and self.auth.refreshable and not refreshed:
+                # Never for the login itself: it runs under the auth lock.
+                if (
+                    authenticate
+                    and exc.http_status == 401
+                    and self.auth.refreshable
+                    and not refreshed
+                ):
                     # One re-login per stale token, shared by all who saw it.
                     refreshed = True
                     await self.auth.refresh(token)
@@ -271,6 +282,8 @@ class Transport:
                     json=json,
                     headers=headers,
                     timeout=self._client_timeout(limit),
+                    proxy=self.proxy,
+                    proxy_auth=self.proxy_auth,
                 ) as resp:
                     body = await resp.read()
                     status = resp.status

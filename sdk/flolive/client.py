@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import ssl as _ssl
 from collections.abc import Mapping
@@ -12,6 +14,8 @@ from urllib.parse import quote
 import aiohttp
 import anyio
 import msgspec
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
 from ._codec import codec_for
@@ -116,8 +120,11 @@ class Client:
             list changes while it is read.
         headers: extra headers for every request.
         user_agent: the ``User-Agent`` header (default ``flolive-sdk/<version> ...``).
-        trust_env: read proxies (``HTTPS_PROXY``, ...) and ``.netrc`` from the
-            environment (default ``True``).
+        proxy: an HTTP proxy URL for every request (default: none, or the
+            environment's with ``trust_env``).
+        trust_env: use the proxy the environment names for ``base_url``
+            (``HTTPS_PROXY``, ``NO_PROXY``, ...; default ``True``). It is looked
+            up once when the client opens, not on every request as aiohttp would.
         ssl: an :class:`ssl.SSLContext`, or ``False`` to skip verification
             (default: verify with the system's CAs).
         session: an :class:`aiohttp.ClientSession` of yours to use; the client
@@ -145,6 +152,7 @@ class Client:
         on_list_change: OnListChange = "warn",
         headers: Mapping[str, str] | None = None,
         user_agent: str | None = None,
+        proxy: str | None = None,
         trust_env: bool = True,
         ssl: _ssl.SSLContext | bool = True,
         session: aiohttp.ClientSession | None = None,
@@ -169,6 +177,7 @@ class Client:
         self.listing_timeout = listing_timeout
         self.retry = retry or RetryPolicy()
         self.on_list_change: OnListChange = on_list_change
+        self._proxy = proxy
         self._trust_env = trust_env
         self._ssl = ssl
         self._own_session = session is None
@@ -216,6 +225,15 @@ class Client:
     async def __aenter__(self) -> Client:
         if self._transport is not None:
             raise RuntimeError("this Client is already open")
+        proxy: URL | None = URL(self._proxy) if self._proxy else None
+        proxy_auth: aiohttp.BasicAuth | None = None
+        if proxy is None and self._trust_env:
+            # Once per client: with trust_env=True aiohttp would run this
+            # look-up in a worker thread for every single request.
+            with contextlib.suppress(LookupError):
+                proxy, proxy_auth = await asyncio.to_thread(
+                    get_env_proxy_for_url, URL(self.base_url)
+                )
         session = self._session
         if session is None:
             # The pool is at least as large as the limiter, so a request never
@@ -223,7 +241,7 @@ class Client:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency, limit_per_host=0, ssl=self._ssl
             )
-            session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
+            session = aiohttp.ClientSession(connector=connector, trust_env=False)
         self._stats = ClientStats()
         self._transport = Transport(
             base_url=self.base_url,
@@ -235,6 +253,8 @@ class Client:
             headers=self._headers,
             sleep=self._sleep,
             stats=self._stats,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
         )
         return self
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
@@ -56,8 +55,11 @@ class _PageStream(Generic[T]):
         self._total_elements: int | None = None
         self._drift_reported = False
         self._deadline: float | None = None
+        self._closed = False
 
     async def next(self) -> Page[T] | None:
+        if self._closed:
+            raise RuntimeError("this listing was closed by pager.aclose()")
         number = self._next
         if self._last is None:
             if self._pager.listing_timeout is not None:
@@ -72,15 +74,16 @@ class _PageStream(Generic[T]):
             self._pager.page_size_used = self._size
             self._last = max(number, self._end_of(page))
             self._next = number + 1
+            self._schedule()  # fan out now, while the consumer reads this page
             return page
         if number > self._last:
             return None
-        self._schedule()
         task = self._tasks.pop(number)
         page = await task
         self._check_echo(page, number)
         self._check_drift(page, number)
         self._next = number + 1
+        self._schedule()
         return page
 
     def _end_of(self, page: Page[T]) -> int:
@@ -88,6 +91,7 @@ class _PageStream(Generic[T]):
         return last if self._cap is None else min(last, self._cap)
 
     def _schedule(self) -> None:
+        # The consumer holds page _next - 1; keep [_next, _next + prefetch) in hand.
         assert self._last is not None
         high = min(self._last, self._next + self._pager.prefetch - 1)
         while self._scheduled < high:
@@ -149,9 +153,9 @@ class _PageStream(Generic[T]):
             self._last = max(self._last, self._end_of(page))
 
     async def aclose(self) -> None:
+        self._closed = True
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        self._last = self._next - 1
         for t in tasks:
             t.cancel()
         if tasks:
@@ -229,7 +233,10 @@ class AsyncPager(Generic[T]):
         self.total_pages: int | None = None
         self.total_elements: int | None = None
         self.page_size_used: int | None = None
-        self._open: weakref.WeakSet[AsyncGenerator[object, None]] = weakref.WeakSet()
+        # Streams, not generators: a generator dropped by `async for` loses its
+        # weak references before the loop's finalizer closes it, so a pager
+        # holding generators could not close them in __aexit__.
+        self._open: set[_PageStream[T]] = set()
 
     def __repr__(self) -> str:
         return (
@@ -238,9 +245,7 @@ class AsyncPager(Generic[T]):
         )
 
     def __aiter__(self) -> AsyncIterator[T]:
-        gen = self._items()
-        self._open.add(gen)
-        return gen
+        return self._items()
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate pages (:class:`~flolive.models.Page`) instead of items.
@@ -248,9 +253,7 @@ class AsyncPager(Generic[T]):
         Each page carries its API ``number``: after an interruption, pass
         ``start_page=last_number + 1`` to go on.
         """
-        gen = self._pages()
-        self._open.add(gen)
-        return gen
+        return self._pages()
 
     async def collect(self) -> list[T]:
         """Read the whole listing into a list (memory grows with the list)."""
@@ -259,27 +262,36 @@ class AsyncPager(Generic[T]):
             out.extend(page.items)
         return out
 
-    async def _pages(self) -> AsyncGenerator[Page[T], None]:
+    def _stream(self) -> _PageStream[T]:
         stream = _PageStream(self)
+        self._open.add(stream)
+        return stream
+
+    async def _close(self, stream: _PageStream[T]) -> None:
+        self._open.discard(stream)
+        await stream.aclose()
+
+    async def _pages(self) -> AsyncGenerator[Page[T], None]:
+        stream = self._stream()
         try:
             while (page := await stream.next()) is not None:
                 yield page
         finally:
-            await stream.aclose()
+            await self._close(stream)
 
     async def _items(self) -> AsyncGenerator[T, None]:
-        stream = _PageStream(self)
+        stream = self._stream()
         try:
             while (page := await stream.next()) is not None:
                 for item in page.items:
                     yield item
         finally:
-            await stream.aclose()
+            await self._close(stream)
 
     async def aclose(self) -> None:
         """Stop every pass of this pager still open and cancel its fetches."""
-        for gen in list(self._open):
-            await gen.aclose()
+        for stream in list(self._open):
+            await self._close(stream)
 
     async def __aenter__(self) -> AsyncPager[T]:
         return self

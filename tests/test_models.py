@@ -1,0 +1,260 @@
+"""The models decode the vendor's own examples exactly, and tolerate what vendors add."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from flolive import (
+    CampaignNotFound,
+    DecodeError,
+    Label,
+    LabelsUnavailable,
+    Page,
+    Participant,
+    ParticipantStatus,
+    SubscriberNotFound,
+)
+from flolive._codec import RequestInfo, codec_for
+from flolive.models import Campaign, CampaignStatus
+
+API = Path(__file__).resolve().parents[2] / "shared" / "api"
+INFO = RequestInfo("GET", "/x", page=1)
+
+PARTICIPANTS_OK = b"""{
+"errorCode": "",
+"errorMessage": "",
+"content": [
+{
+"id": 1030247,
+"iccid": "8935771600000000003",
+"status": "COMPLETED",
+"attempt": 1,
+"code": "200",
+"message": "OK - UPDATE - 3F00/ADF1/6F31 - data: 05 ...",
+"timestamp": "2022-02-11 14:21:53"
+},
+{
+"id": 1040348,
+"iccid": "8935771600000000052",
+"status": "RETRY",
+"attempt": 3,
+"code": "200",
+"message": "OK - UPDATE - 3F00/ADF1/6F31 - data: 05 ...",
+"timestamp": "2022-08-22 14:13:59"
+}
+],
+"pageable": {
+"page": 1,
+"size": 10,
+"totalPages": 99,
+"totalElements": 988
+}
+}"""
+
+LABELS_OK = b"""{
+  "errorCode": "",
+  "errorMessage": "",
+  "content": [
+    {
+      "id": "e7fcef24-5c03-41dd-9e33-995b7d6f47a7",
+      "name": "label1",
+      "creationTime": "2020-11-11 08:47:46"
+    },
+    {
+      "id": "b2fccb33-5c03-41dd-9e33-662f7d6f47b2",
+      "name": "label2",
+      "creationTime": "2020-11-11 08:47:50"
+    }
+  ],
+  "pageable": {
+    "page": 0,
+    "size": 10,
+    "totalPages": 1,
+    "totalElements": 1
+  }
+}"""
+
+PARTICIPANTS_FAIL = b"""{
+"errorCode": "CUSTOMER_1037",
+"errorMessage": "Campaign does not exist",
+"content": "",
+"pageable": ""
+}"""
+
+LABELS_FAIL = b"""{
+  "errorCode": "SUBSCRIBER_1029",
+  "errorMessage": "Failed to retrieve subscriber label details",
+  "content": "",
+  "pageable": ""
+}"""
+
+
+def test_vendor_examples_are_the_ones_in_shared_api() -> None:
+    # Guards against the copies above drifting from the vendor's pages.
+    participants_page = (API / "get-customer-campaign-participants.txt").read_text()
+    labels_page = (API / "get-subscriber-labels.txt").read_text()
+    for needle in ('"iccid": "8935771600000000052"', '"totalElements": 988'):
+        assert needle in participants_page
+    for needle in ('"id": "b2fccb33-5c03-41dd-9e33-662f7d6f47b2"', '"SUBSCRIBER_1029"'):
+        assert needle in labels_page
+
+
+def test_participants_example_decodes_exactly() -> None:
+    page = codec_for(Participant).page(PARTICIPANTS_OK, 200, INFO)
+    assert page == Page(
+        items=[
+            Participant(
+                id=1030247,
+                iccid="8935771600000000003",
+                status="COMPLETED",
+                attempt=1,
+                code="200",
+                message="OK - UPDATE - 3F00/ADF1/6F31 - data: 05 ...",
+                timestamp=dt.datetime(2022, 2, 11, 14, 21, 53),
+            ),
+            Participant(
+                id=1040348,
+                iccid="8935771600000000052",
+                status="RETRY",
+                attempt=3,
+                code="200",
+                message="OK - UPDATE - 3F00/ADF1/6F31 - data: 05 ...",
+                timestamp=dt.datetime(2022, 8, 22, 14, 13, 59),
+            ),
+        ],
+        number=1,
+        size=10,
+        total_pages=99,
+        total_elements=988,
+    )
+    assert page.items[0].timestamp.tzinfo is None
+    assert page.items[1].status == ParticipantStatus.RETRY
+
+
+def test_labels_example_decodes_exactly_despite_its_wrong_count() -> None:
+    page = codec_for(Label).page(LABELS_OK, 200, INFO)
+    assert page.items == [
+        Label(
+            id=uuid.UUID("e7fcef24-5c03-41dd-9e33-995b7d6f47a7"),
+            name="label1",
+            creation_time=dt.datetime(2020, 11, 11, 8, 47, 46),
+        ),
+        Label(
+            id=uuid.UUID("b2fccb33-5c03-41dd-9e33-662f7d6f47b2"),
+            name="label2",
+            creation_time=dt.datetime(2020, 11, 11, 8, 47, 50),
+        ),
+    ]
+    assert (page.number, page.size, page.total_pages, page.total_elements) == (0, 10, 1, 1)
+
+
+def test_participants_failure_example_raises_campaign_not_found() -> None:
+    with pytest.raises(CampaignNotFound) as info:
+        codec_for(Participant).page(PARTICIPANTS_FAIL, 200, INFO)
+    err = info.value
+    assert (err.code, err.message, err.http_status, err.page) == (
+        "CUSTOMER_1037",
+        "Campaign does not exist",
+        200,
+        1,
+    )
+
+
+def test_labels_failure_example_raises_labels_unavailable() -> None:
+    with pytest.raises(LabelsUnavailable) as info:
+        codec_for(Label).page(LABELS_FAIL, 404, INFO)
+    assert info.value.code == "SUBSCRIBER_1029"
+    assert info.value.message == "Failed to retrieve subscriber label details"
+    assert info.value.http_status == 404
+
+
+def test_unknown_status_and_unknown_fields_decode() -> None:
+    body = PARTICIPANTS_OK.replace(b'"RETRY"', b'"ARCHIVED"').replace(
+        b'"attempt": 3,', b'"attempt": 3, "newField": {"deep": [1, 2]},'
+    )
+    page = codec_for(Participant).page(body, 200, INFO)
+    assert page.items[1].status == "ARCHIVED"
+    assert page.items[1].status not in set(ParticipantStatus)
+
+
+def test_campaign_optional_description_and_status_constants() -> None:
+    body = msgspec.json.encode(
+        {
+            "content": [
+                {
+                    "id": 7,
+                    "name": "c",
+                    "templateId": 3,
+                    "status": "SCHEDULED",
+                    "timestamp": "2022-02-11 14:21:53",
+                    "effectiveStart": "2022-02-11",
+                    "effectiveEnd": "2022-03-11",
+                    "maxRetries": 2,
+                }
+            ]
+        }
+    )
+    (c,) = codec_for(Campaign).items(body, 200, INFO)
+    assert c.description is None
+    assert c.status == CampaignStatus.SCHEDULED
+    assert (c.template_id, c.max_retries) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"content": [', "truncated"),
+        (b"<html>502 Bad Gateway</html>", "malformed"),
+        (PARTICIPANTS_OK.replace(b'"attempt": 1', b'"attempt": "one"'), "$.content[0].attempt"),
+        (
+            PARTICIPANTS_OK.replace(b'"timestamp": "2022-02-11 14:21:53"', b'"timestamp": 5'),
+            "$.content[0].timestamp",
+        ),
+        (b'{"errorCode": "", "content": "", "pageable": ""}', "$.content"),
+        (b'{"errorCode": "", "content": {"a": 1}, "pageable": {}}', "$.content"),
+        (b'{"errorCode": "", "content": [], "pageable": ""}', "$.pageable"),
+        (b'{"errorCode": 5}', "$.errorCode"),
+        (b"[]", "Expected `object`"),
+    ],
+)
+def test_invalid_bodies_raise_decode_error_with_path(body: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        codec_for(Participant).page(body, 200, INFO)
+    err = info.value
+    assert reason.lower() in err.reason.lower()
+    assert err.page == 1
+    assert err.http_status == 200
+    assert err.body == body[:200]
+
+
+def test_deep_nesting_is_a_decode_error_not_a_recursion_error() -> None:
+    deep = b'{"errorCode": "", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(DecodeError) as info:
+        codec_for(Participant).page(deep, 200, INFO)
+    assert info.value.reason == "JSON nested too deeply"
+    assert info.value.body is not None
+    assert len(info.value.body) == 200
+
+
+def test_error_envelope_with_odd_content_still_raises_its_code() -> None:
+    body = (
+        b'{"errorCode": "SUBSCRIBER_1002", "errorMessage": "Subscriber does not exist", '
+        b'"content": 7}'
+    )
+    with pytest.raises(SubscriberNotFound) as info:
+        codec_for(Label).page(body, 200, INFO)
+    assert info.value.code == "SUBSCRIBER_1002"
+
+
+def test_sensitive_bodies_are_never_kept() -> None:
+    with pytest.raises(DecodeError) as info:
+        codec_for(Participant).page(
+            b'{"token": "s3cret"', 200, RequestInfo("POST", "/a", sensitive=True)
+        )
+    assert info.value.body is None
+    assert "s3cret" not in str(info.value)
