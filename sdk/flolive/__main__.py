@@ -1,0 +1,7 @@
+"""``python -m flolive``: the ``flolive`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
