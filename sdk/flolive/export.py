@@ -88,17 +88,19 @@ def _columns(row_type: type[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class _FileWriter:
     def __init__(self, fh: IO[bytes]) -> None:
         self._fh = fh
+        # Pipes and terminals can be neither fsynced nor resumed.
+        self._durable = fh.seekable()
 
     def sync(self) -> int:
         self._fh.flush()
-        if self._fh.fileno() > 2:  # not stdout
-            os.fsync(self._fh.fileno())
-        return self._fh.tell() if self._fh.seekable() else 0
+        if not self._durable:
+            return 0
+        os.fsync(self._fh.fileno())
+        return self._fh.tell()
 
     def close(self) -> None:
         self.sync()
-        if self._fh.fileno() > 2:
-            self._fh.close()
+        self._fh.close()
 
 
 class JsonlWriter(_FileWriter):
