@@ -8,8 +8,7 @@ Example::
         async for p in client.campaign_participants(customer_id=42, campaign_id=7):
             print(p.iccid, p.status, p.timestamp)
 
-aiohttp is asyncio-only, so the SDK runs on asyncio (anyio provides its
-limiter and sleeps, not a trio backend).
+aiohttp is asyncio-only, so the SDK runs on asyncio; there is no trio backend.
 """
 
 from ._auth import TokenProvider

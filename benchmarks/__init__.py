@@ -1,0 +1,1 @@
+"""Benchmarks of flolive-sdk against other ways of reading the API (``python -m benchmarks``)."""
