@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -159,7 +158,3 @@ CLIENTS: dict[str, Runner] = {
     "aiohttp+json seq": aiohttp_json_sequential,
     "httpx+pydantic seq": httpx_pydantic_sequential,
 }
-
-
-def _unused() -> None:  # keep json imported for readers comparing stacks
-    json.dumps({})
