@@ -20,6 +20,8 @@ from flolive.sandbox import DataSet, Sandbox
 
 FLOLIVE = [sys.executable, "-m", "flolive"]
 EXPECTED_IDS = [1_030_247 + i for i in range(988)]
+# The main job: the sandbox's 988-participant campaign.
+EXPORT_988 = ["export", "participants", "--sandbox", "--customer", "1", "--campaign", "1"]
 
 
 def run(
@@ -67,13 +69,7 @@ def test_main_job_exports_the_988_participant_campaign(tmp_path: Path) -> None:
 def test_csv_and_stdout_and_page_options(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
     done = run(
-        "export",
-        "participants",
-        "--sandbox",
-        "--customer",
-        "1",
-        "--campaign",
-        "1",
+        *EXPORT_988,
         "-o",
         str(out),
         "--page-size",
@@ -108,13 +104,7 @@ def test_parquet_export(tmp_path: Path) -> None:
     assert table.column("timestamp")[0].as_py() == dt.datetime(2022, 2, 11, 14, 21, 55)
     assert table.column("status").to_pylist()[:2] == ["PENDING", "PROGRESS"]
     refused = run(
-        "export",
-        "participants",
-        "--sandbox",
-        "--customer",
-        "1",
-        "--campaign",
-        "1",
+        *EXPORT_988,
         "-o",
         str(out),
         "--resume",
@@ -344,13 +334,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [
             *FLOLIVE,
-            "export",
-            "participants",
-            "--sandbox",
-            "--customer",
-            "1",
-            "--campaign",
-            "1",
+            *EXPORT_988,
             "-o",
             str(tmp_path / "p.jsonl"),
         ],
