@@ -195,18 +195,22 @@ class Client:
             "Accept": "application/json",
             **(headers or {}),
         }
-        self._auth_args = (
+        self._auth: Auth = self._make_auth(
             token if token is not None else (None if token_provider else env.get("FLOLIVE_TOKEN")),
             username if username is not None else env.get("FLOLIVE_USERNAME"),
             password if password is not None else env.get("FLOLIVE_PASSWORD"),
             token_provider,
         )
-        self._auth: Auth = self._make_auth()
         self._transport: Transport | None = None
         self._stats = ClientStats()
 
-    def _make_auth(self) -> Auth:
-        token, username, password, provider = self._auth_args
+    def _make_auth(
+        self,
+        token: str | None,
+        username: str | None,
+        password: str | None,
+        provider: TokenProvider | None,
+    ) -> Auth:
         given = sum((token is not None, provider is not None, username is not None))
         if given > 1:
             raise ValueError("give only one of token, username+password, or token_provider")

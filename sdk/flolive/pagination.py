@@ -21,6 +21,7 @@ on ``break`` and across tasks, and would wrap errors in an ``ExceptionGroup``.)
 from __future__ import annotations
 
 import asyncio
+import functools
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from types import TracebackType
@@ -98,17 +99,14 @@ class _PageStream(Generic[T]):
             self._scheduled += 1
             n = self._scheduled
             task = asyncio.create_task(self._fetch(n, self._size, self._deadline))
-            task.add_done_callback(self._on_done)
+            task.add_done_callback(functools.partial(self._on_done, n))
             self._tasks[n] = task
 
-    def _on_done(self, task: asyncio.Task[Page[T]]) -> None:
-        if task.cancelled() or task.exception() is None:
+    def _on_done(self, failed: int, task: asyncio.Task[Page[T]]) -> None:
+        if task.cancelled() or task.exception() is None or self._closed:
             return
         # A failed page ends the listing there: fetches after it are wasted.
-        failed = next((n for n, t in self._tasks.items() if t is task), None)
-        if failed is None:
-            return
-        self._last = min(self._last if self._last is not None else failed, failed)
+        self._last = failed if self._last is None else min(self._last, failed)
         for n, t in self._tasks.items():
             if n > failed:
                 t.cancel()
