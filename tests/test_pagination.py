@@ -375,6 +375,18 @@ async def test_bad_credentials_raise_authentication_error() -> None:
     assert "nope" not in str(info.value)
 
 
+async def test_a_failed_login_while_listing_carries_the_page() -> None:
+    from flolive import AuthenticationError
+
+    async with (
+        Sandbox(users={"alice": "wonder"}) as url,
+        Client(base_url=url, username="alice", password="nope") as client,
+    ):
+        with pytest.raises(AuthenticationError) as info:
+            await client.campaign_participants(1, 1, start_page=4).collect()
+    assert (info.value.page, info.value.path) == (4, "/api/v2/auth/token")
+
+
 async def test_token_provider_is_asked_again_after_401() -> None:
     sandbox = Sandbox(token="fresh")
     tokens = iter(["stale", "fresh", "fresh"])

@@ -40,6 +40,7 @@ from .errors import (
 from .retry import RetryPolicy
 
 R = TypeVar("R")
+A = TypeVar("A")
 
 Sleep = Callable[[float], Awaitable[None]]
 Parse = Callable[[bytes, int, RequestInfo], R]
@@ -182,7 +183,7 @@ class Transport:
         retry_number = 0
         loop = asyncio.get_running_loop()
         while True:
-            token = await self.auth.token() if authenticate else None
+            token = await self._on_page(page, self.auth.token()) if authenticate else None
             try:
                 status, body, retry_after = await self._send(
                     method, url, params, json, token, per_try, deadline, loop, info, policy
@@ -200,7 +201,7 @@ class Transport:
                 ):
                     # One re-login per stale token, shared by all who saw it.
                     refreshed = True
-                    await self.auth.refresh(token)
+                    await self._on_page(page, self.auth.refresh(token))
                     continue
                 raise
             except FloliveError as exc:
@@ -225,6 +226,17 @@ class Transport:
                     await self._gate.pause(self.sleep, delay)
                 else:
                     await self.sleep(delay)
+
+    @staticmethod
+    async def _on_page(page: int | None, action: Awaitable[A]) -> A:
+        """Run an auth step (login, re-login, provider), reporting its failure
+        on the page that needed it."""
+        try:
+            return await action
+        except FloliveError as exc:
+            if exc.page is None:
+                exc.page = page
+            raise
 
     async def _send(
         self,
