@@ -13,6 +13,7 @@ exactly once. Parquet files cannot be appended to, so Parquet refuses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -216,6 +217,9 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     next: int
     offset: int
     items: int
+    #: (identifier, error) of label exports' failed identifiers so far, so a
+    #: resumed run still reports them.
+    failed: list[tuple[str, str]] = []
 
     @staticmethod
     def path_for(output: str) -> Path:
@@ -365,12 +369,18 @@ class _Checkpointer:
         self.last = time.monotonic()
 
     def maybe_save(
-        self, *, next_: int, items: int, page_size: int, page_base: int, force: bool = False
+        self,
+        *,
+        next_: int,
+        items: int,
+        page_size: int,
+        page_base: int,
+        failed: list[tuple[str, str]] | None = None,
     ) -> None:
         if not self.plan.resumable:
             return
         now = time.monotonic()
-        if not force and now - self.last < self.interval:
+        if now - self.last < self.interval:
             return
         self.last = now
         offset = self.plan.writer.sync()  # the data first, then the claim about it
@@ -382,12 +392,19 @@ class _Checkpointer:
             next=next_,
             offset=offset,
             items=items,
+            failed=failed or [],
         ).save(self.output)
 
     def finish(self) -> None:
         self.plan.writer.close()
         if self.plan.resumable:
             Checkpoint.path_for(self.output).unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Close the output after a failure; the checkpoint stays for --resume
+        (anything written after it is dropped then)."""
+        with contextlib.suppress(OSError):
+            self.plan.writer.close()
 
 
 async def export_participants(
@@ -438,6 +455,10 @@ async def export_participants(
                 pages += 1
                 progress.advance(len(page.items), 1)
                 saver.maybe_save(next_=page.number + 1, items=items, page_size=size, page_base=base)
+    except BaseException:
+        saver.abort()
+        raise
+    else:
         saver.finish()
     finally:
         progress.stop()
@@ -516,7 +537,7 @@ async def export_labels(
     saver = _Checkpointer(output, plan, job, fmt, checkpoint_interval)
     progress = progress or NoProgress()
     progress.start(None)
-    failed: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = list(ckpt.failed) if ckpt else []
     began = time.perf_counter()
     done = 0
     try:
@@ -537,7 +558,11 @@ async def export_labels(
                 items += len(result)
                 progress.advance(len(result), 1)
             done += 1
-            saver.maybe_save(next_=i + 1, items=items, page_size=0, page_base=0)
+            saver.maybe_save(next_=i + 1, items=items, page_size=0, page_base=0, failed=failed)
+    except BaseException:
+        saver.abort()
+        raise
+    else:
         saver.finish()
     finally:
         progress.stop()
