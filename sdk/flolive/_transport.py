@@ -26,6 +26,7 @@ from yarl import URL
 
 from ._auth import Auth
 from ._codec import RequestInfo, error_from_response
+from ._limiter import Limiter
 from .errors import (
     APIError,
     AuthenticationError,
@@ -97,6 +98,14 @@ class _PauseGate:
                 self._open.set()
 
 
+def _is_pushback(exc: FloliveError) -> bool:
+    """Answers that say "fewer requests at once": 429, GLOBAL_1001, 503, and
+    500 too (the vendor's servers answer 500 when called too fast)."""
+    if isinstance(exc, APIError):
+        return exc.code == "GLOBAL_1001"
+    return isinstance(exc, HTTPStatusError) and exc.http_status in (429, 500, 503)
+
+
 def _is_retryable(exc: FloliveError, policy: RetryPolicy) -> bool:
     if isinstance(exc, DeadlineExceeded):
         return False
@@ -126,14 +135,15 @@ class Transport:
         stats: ClientStats,
         proxy: URL | None = None,
         proxy_auth: aiohttp.BasicAuth | None = None,
+        adaptive: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session
-        # A plain FIFO semaphore: asyncio-only like aiohttp, no per-task
-        # borrower bookkeeping, and no backend import on first use (anyio's
-        # CapacityLimiter costs about 25 ms of import in a cold process).
-        self.limiter = asyncio.Semaphore(max_concurrency)
+        # Our own FIFO limiter rather than anyio's CapacityLimiter: asyncio-only
+        # like aiohttp, no per-task borrower bookkeeping, no backend import on
+        # first use (about 25 ms in a cold process), and a limit that can adapt.
+        self.limiter = Limiter(max_concurrency, adaptive=adaptive)
         self.auth = auth
         self.retry = retry
         self.timeout = timeout
@@ -183,13 +193,16 @@ class Transport:
         retry_number = 0
         loop = asyncio.get_running_loop()
         while True:
+            epoch = -1  # no slot taken yet this attempt
             token = await self._on_page(page, self.auth.token()) if authenticate else None
             try:
-                status, body, retry_after = await self._send(
+                status, body, retry_after, epoch = await self._send(
                     method, url, params, json, token, per_try, deadline, loop, info, policy
                 )
                 if 200 <= status < 300:
-                    return parse(body, status, info)
+                    result = parse(body, status, info)
+                    self.limiter.succeeded()
+                    return result
                 raise error_from_response(status, body, retry_after, info)
             except AuthenticationError as exc:
                 # Never for the login itself: it runs under the auth lock.
@@ -209,6 +222,8 @@ class Transport:
                     isinstance(exc, APIError) and exc.code in policy.retry_codes
                 ):
                     self.stats.throttles += 1
+                if _is_pushback(exc) and epoch >= 0:
+                    self.limiter.throttled(epoch)
                 if retries_left <= 0 or not _is_retryable(exc, policy):
                     raise
                 retry_number += 1
@@ -250,14 +265,14 @@ class Transport:
         loop: asyncio.AbstractEventLoop,
         info: RequestInfo,
         policy: RetryPolicy,
-    ) -> tuple[int, bytes, float | None]:
+    ) -> tuple[int, bytes, float | None, int]:
         headers = self.headers
         if token is not None:
             headers = {**headers, "Authorization": f"Bearer {token}"}
         limiter = self.limiter
         while True:
             await self._gate.wait()
-            await limiter.acquire()
+            epoch = await limiter.acquire()
             if self._gate.is_open:
                 break
             # A pause began while this request queued for its slot.
@@ -329,6 +344,6 @@ class Transport:
             finally:
                 stats.in_flight -= 1
             stats.bytes_received += len(body)
-            return status, body, retry_after
+            return status, body, retry_after, epoch
         finally:
             limiter.release()

@@ -114,6 +114,9 @@ class Client:
             Give one of ``token``, ``username``+``password`` or ``token_provider``.
         max_concurrency: most requests in flight at once, across every call and
             listing of this client (default 8).
+        adaptive_concurrency: when the server pushes back (429, ``GLOBAL_1001``,
+            500, 503), halve the client-wide limit, then grow it back by one per
+            ``limit`` successes up to ``max_concurrency`` (default ``False``).
         page_size: default page size of listings (default 100). Servers may cap
             it; the pager follows the size they echo.
         page_base: number of the server's first page, 0 or 1 (default 0).
@@ -150,6 +153,7 @@ class Client:
         password: str | None = None,
         token_provider: TokenProvider | None = None,
         max_concurrency: int = 8,
+        adaptive_concurrency: bool = False,
         page_size: int = 100,
         page_base: int = 0,
         prefetch: int | None = None,
@@ -173,6 +177,7 @@ class Client:
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.max_concurrency = _positive_int("max_concurrency", max_concurrency)
+        self.adaptive_concurrency = adaptive_concurrency
         self.page_size = _positive_int("page_size", page_size)
         if page_base not in (0, 1):
             raise ValueError("page_base must be 0 or 1")
@@ -266,6 +271,7 @@ class Client:
             stats=self._stats,
             proxy=proxy,
             proxy_auth=proxy_auth,
+            adaptive=self.adaptive_concurrency,
         )
         return self
 
@@ -290,6 +296,13 @@ class Client:
     def stats(self) -> ClientStats:
         """Counters of requests, retries, throttles and bytes since the client opened."""
         return self._stats
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The client-wide limit in force: ``max_concurrency``, or less while
+        ``adaptive_concurrency`` backs off."""
+        t = self._transport
+        return t.limiter.limit if t is not None else self.max_concurrency
 
     @property
     def _t(self) -> Transport:
