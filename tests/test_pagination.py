@@ -410,3 +410,15 @@ def _wire(p: object) -> dict[str, object]:
     d = msgspec.structs.asdict(p)  # type: ignore[arg-type]
     d["timestamp"] = dt.datetime.strptime(str(d["timestamp"]), "%Y-%m-%d %H:%M:%S")
     return d
+
+
+async def test_a_callers_session_is_used_and_left_open() -> None:
+    import aiohttp
+
+    async with Sandbox() as url, aiohttp.ClientSession() as session:
+        async with Client(base_url=url, session=session) as client:
+            assert len(await client.campaign_participants(1, 5).collect()) == 25
+        assert not session.closed
+        async with Client(base_url=url, session=session) as client:
+            assert (await client.campaign(1, 5)).id == 5
+        assert not session.closed

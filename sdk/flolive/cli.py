@@ -92,6 +92,11 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
         help="run an embedded sandbox API in this process and use it",
     )
     g.add_argument("--concurrency", type=_positive, default=8, help="requests in flight (8)")
+    g.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="lower the concurrency while the server pushes back, then grow it back",
+    )
     g.add_argument("--page-size", type=_positive, help="items per page asked for (100)")
     g.add_argument("--page-base", type=int, choices=(0, 1), help="server's first page number (0)")
     g.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
@@ -181,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def _client(args: argparse.Namespace) -> AsyncIterator[Client]:
     options: dict[str, Any] = {
         "max_concurrency": args.concurrency,
+        "adaptive_concurrency": args.adaptive,
         "timeout": args.timeout,
     }
     if args.page_size:
