@@ -405,3 +405,20 @@ async def test_an_empty_page_in_the_middle_does_not_end_the_list(
         ids = await collect_ids(c)
     assert ids == [1000 + i for i in range(50) if not 20 <= i < 30]
     assert sorted(script.pages_requested()) == [0, 1, 2, 3, 4]
+
+
+async def test_retries_are_logged_without_secrets(
+    mocked: aioresponses, fake_sleep: FakeSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = PagedScript(total=5, size=10).fail(0, 503, b"busy")
+    mocked.get(PARTICIPANTS, callback=script, repeat=True)
+    with caplog.at_level("DEBUG", logger="flolive"):
+        async with client(fake_sleep) as c:
+            await collect_ids(c)
+    (record,) = [r for r in caplog.records if r.name == "flolive"]
+    message = record.getMessage()
+    assert message.startswith("retry 1 of 3 in ")
+    assert (
+        "ServerError: HTTP 503 (GET /api/v2/customer/1/campaign/2/participants, page 0)" in message
+    )
+    assert "tok-123" not in caplog.text

@@ -15,6 +15,7 @@ Order of a request attempt, and why:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from .errors import (
     TransportError,
 )
 from .retry import RetryPolicy
+
+logger = logging.getLogger("flolive")
 
 R = TypeVar("R")
 A = TypeVar("A")
@@ -214,6 +217,7 @@ class Transport:
                 ):
                     # One re-login per stale token, shared by all who saw it.
                     refreshed = True
+                    logger.info("%s %s: HTTP 401, getting a new token", method, path)
                     await self._on_page(page, self.auth.refresh(token))
                     continue
                 raise
@@ -237,6 +241,14 @@ class Transport:
                 if deadline is not None and loop.time() + delay >= deadline:
                     raise
                 self.stats.retries += 1
+                logger.debug(
+                    "retry %d of %d in %.2f s: %s: %s",
+                    retry_number,
+                    policy.max_retries,
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
                 if isinstance(exc, RateLimited) and server_wait is not None:
                     await self._gate.pause(self.sleep, delay)
                 else:
