@@ -57,10 +57,7 @@ async def test_label_failures_survive_a_resume(tmp_path: Path) -> None:
     assert "SUBSCRIBER_1002" in result.failed[0][1]
     rows = [json.loads(line) for line in Path(out).read_text().splitlines()]
     counts = {v: sum(r["idValue"] == v for r in rows) for v in values}
-    sub = {
-        i: data.find_subscriber("iccid", data.identifier("iccid", 1, 3, i), 10**9)
-        for i in (999, 5, 7)
-    }
+    sub = {i: data.find_subscriber("iccid", data.identifier("iccid", 1, 3, i)) for i in (999, 5, 7)}
     assert counts == {
         values[0]: 0,
         values[1]: 45,

@@ -259,3 +259,22 @@ def test_sensitive_bodies_are_never_kept() -> None:
         )
     assert info.value.body is None
     assert "s3cret" not in str(info.value)
+
+
+def test_errors_survive_pickling_with_their_attributes() -> None:
+    import pickle
+
+    from flolive import CampaignNotFound, RateLimited
+
+    err = CampaignNotFound("CUSTOMER_1037", "Campaign does not exist", 404, "GET", "/p", 3)
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is CampaignNotFound
+    assert (back.code, back.message, back.http_status, back.page) == (
+        "CUSTOMER_1037",
+        "Campaign does not exist",
+        404,
+        3,
+    )
+    assert str(back) == str(err)
+    limited = pickle.loads(pickle.dumps(RateLimited(429, retry_after=2.0, page=1)))
+    assert (limited.retry_after, limited.page) == (2.0, 1)

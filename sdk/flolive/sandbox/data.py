@@ -168,15 +168,15 @@ class DataSet:
     ) -> list[WireParticipant]:
         return [self.participant(customer, campaign, i) for i in range(start, stop)]
 
-    def find_subscriber(self, kind: str, value: str, size_of: int) -> Subscriber | None:
-        """The subscriber an identifier names, if it is a generated one.
-        ``size_of`` is the campaign's current size (lists can grow)."""
+    def find_subscriber(self, kind: str, value: str) -> Subscriber | None:
+        """The subscriber an identifier names, if its customer and campaign
+        exist (the caller checks the index against the campaign's size)."""
         prefix, width = _ID_LAYOUT[kind]
         if len(value) != len(prefix) + 6 + width or not value.startswith(prefix):
             return None
         rest = value[len(prefix) :]
         customer, campaign, index = int(rest[:3]), int(rest[3:6]), int(rest[6:])
-        if not self.has_campaign(customer, campaign) or index >= size_of:
+        if not self.has_campaign(customer, campaign):
             return None
         return Subscriber(customer, campaign, index)
 

@@ -421,19 +421,14 @@ class Sandbox:
         value = request.match_info["value"]
         if not value.isdigit():
             raise _BadRequest("identifier must be numeric")
-        sub = None
-        prefix_ok = self.data.find_subscriber(kind, value, size_of=1 << 62)
-        if prefix_ok is not None:
-            size = self._campaign_size(prefix_ok.customer, prefix_ok.campaign)
-            sub = prefix_ok if prefix_ok.index < size else None
-        if sub is None:
+        sub = self.data.find_subscriber(kind, value)
+        if sub is None or sub.index >= self._campaign_size(sub.customer, sub.campaign):
             return self._error("SUBSCRIBER_1002")
         if self.data.labels_unavailable(sub):
             return self._error("SUBSCRIBER_1029")
-        found = sub
 
         def items(a: int, b: int) -> list[WireLabel]:
-            return self.data.labels(found, a, b)
+            return self.data.labels(sub, a, b)
 
         return await self._paged(request, self.data.label_count(sub), items)
 
