@@ -21,7 +21,7 @@ import io
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -407,6 +407,21 @@ class _Checkpointer:
             self.plan.writer.close()
 
 
+@contextlib.contextmanager
+def _committing(saver: _Checkpointer, progress: Progress) -> Iterator[None]:
+    """Finish the output (and drop the checkpoint) on success; on any failure
+    close it and keep the checkpoint for --resume."""
+    try:
+        yield
+    except BaseException:
+        saver.abort()
+        raise
+    else:
+        saver.finish()
+    finally:
+        progress.stop()
+
+
 async def export_participants(
     client: Client,
     customer_id: int,
@@ -442,7 +457,7 @@ async def export_participants(
     pager = client.campaign_participants(
         customer_id, campaign_id, page_size=size, page_base=base, start_page=start
     )
-    try:
+    with _committing(saver, progress):
         async with pager:
             async for page in pager.pages():
                 if pages == 0:
@@ -455,13 +470,6 @@ async def export_participants(
                 pages += 1
                 progress.advance(len(page.items), 1)
                 saver.maybe_save(next_=page.number + 1, items=items, page_size=size, page_base=base)
-    except BaseException:
-        saver.abort()
-        raise
-    else:
-        saver.finish()
-    finally:
-        progress.stop()
     return ExportResult(items, pages, time.perf_counter() - began, ckpt.next if ckpt else None, [])
 
 
@@ -540,7 +548,7 @@ async def export_labels(
     failed: list[tuple[str, str]] = list(ckpt.failed) if ckpt else []
     began = time.perf_counter()
     done = 0
-    try:
+    with _committing(saver, progress):
         async for i, value, result in _labels_in_order(
             client, id_type, values, start, 2 * client.max_concurrency, page_size
         ):
@@ -559,11 +567,4 @@ async def export_labels(
                 progress.advance(len(result), 1)
             done += 1
             saver.maybe_save(next_=i + 1, items=items, page_size=0, page_base=0, failed=failed)
-    except BaseException:
-        saver.abort()
-        raise
-    else:
-        saver.finish()
-    finally:
-        progress.stop()
     return ExportResult(items, done, time.perf_counter() - began, start if ckpt else None, failed)
