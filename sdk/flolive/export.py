@@ -175,23 +175,31 @@ class ParquetWriter:
             fields.append(pa.field(name, types.get(base, pa.string()), nullable=nullable))
         self._schema = pa.schema(fields)
         self._writer = pq.ParquetWriter(path, self._schema)
-        self._rows: list[Any] = []
+        # Rows become Arrow batches as they arrive (compact, columnar); a row
+        # group is written once enough of them are held.
+        self._batches: list[Any] = []
+        self._held = 0
         self._group = row_group_size
 
     def write(self, rows: Sequence[Any]) -> None:
-        self._rows.extend(rows)
-        if len(self._rows) >= self._group:
+        if not rows:
+            return
+        pa = self._pa
+        arrays = []
+        for attr, conv, field in zip(self._attrs, self._convert, self._schema, strict=True):
+            values = [getattr(r, attr) for r in rows]
+            arrays.append(pa.array([conv(v) for v in values] if conv else values, type=field.type))
+        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        self._held += len(rows)
+        if self._held >= self._group:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._rows:
+        if not self._batches:
             return
-        rows, self._rows = self._rows, []
-        columns = []
-        for attr, conv in zip(self._attrs, self._convert, strict=True):
-            values = [getattr(r, attr) for r in rows]
-            columns.append([conv(v) for v in values] if conv else values)
-        self._writer.write_table(self._pa.Table.from_arrays(columns, schema=self._schema))
+        table = self._pa.Table.from_batches(self._batches, schema=self._schema)
+        self._batches, self._held = [], 0
+        self._writer.write_table(table, row_group_size=table.num_rows)
 
     def sync(self) -> int:
         self._flush()
