@@ -20,8 +20,23 @@ from flolive.sandbox import DataSet, Sandbox
 
 FLOLIVE = [sys.executable, "-m", "flolive"]
 EXPECTED_IDS = [1_030_247 + i for i in range(988)]
+
+
+def sandbox_export(customer: int = 1, campaign: int = 1) -> list[str]:
+    """Arguments of a participants export from the embedded sandbox."""
+    return [
+        "export",
+        "participants",
+        "--sandbox",
+        "--customer",
+        str(customer),
+        "--campaign",
+        str(campaign),
+    ]
+
+
 # The main job: the sandbox's 988-participant campaign.
-EXPORT_988 = ["export", "participants", "--sandbox", "--customer", "1", "--campaign", "1"]
+EXPORT_988 = sandbox_export()
 
 
 def run(
@@ -55,9 +70,7 @@ async def arun(*args: str, env: dict[str, str] | None = None) -> tuple[int, str,
 
 def test_main_job_exports_the_988_participant_campaign(tmp_path: Path) -> None:
     out = tmp_path / "participants.jsonl"
-    done = run(
-        "export", "participants", "--sandbox", "--customer", "1", "--campaign", "1", "-o", str(out)
-    )
+    done = run(*sandbox_export(1, 1), "-o", str(out))
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == EXPECTED_IDS
@@ -84,9 +97,7 @@ def test_csv_and_stdout_and_page_options(tmp_path: Path) -> None:
     assert [int(r["id"]) for r in rows] == EXPECTED_IDS
     assert rows[0]["timestamp"] == "2022-02-11 14:21:55"
     assert "from 27 pages" in done.stderr
-    piped = run(
-        "export", "participants", "--sandbox", "--customer", "1", "--campaign", "5", "-o", "-", "-q"
-    )
+    piped = run(*sandbox_export(1, 5), "-o", "-", "-q")
     assert piped.returncode == 0, piped.stderr
     assert [json.loads(x)["id"] for x in piped.stdout.splitlines()] == EXPECTED_IDS[:25]
     assert piped.stderr == ""
@@ -95,9 +106,7 @@ def test_csv_and_stdout_and_page_options(tmp_path: Path) -> None:
 def test_parquet_export(tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "p.parquet"
-    done = run(
-        "export", "participants", "--sandbox", "--customer", "1", "--campaign", "1", "-o", str(out)
-    )
+    done = run(*sandbox_export(1, 1), "-o", str(out))
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out)
     assert table.column("id").to_pylist() == EXPECTED_IDS
@@ -117,13 +126,7 @@ def test_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "p.jsonl"
     out.write_text("keep me\n")
     args = [
-        "export",
-        "participants",
-        "--sandbox",
-        "--customer",
-        "1",
-        "--campaign",
-        "5",
+        *sandbox_export(1, 5),
         "-o",
         str(out),
     ]
@@ -145,12 +148,12 @@ def test_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
     ("args", "code", "message"),
     [
         (
-            ["export", "participants", "--sandbox", "--customer", "1", "--campaign", "99"],
+            sandbox_export(1, 99),
             3,
             "CUSTOMER_1037",
         ),
         (
-            ["export", "participants", "--sandbox", "--customer", "77", "--campaign", "1"],
+            sandbox_export(77, 1),
             3,
             "CUSTOMER_1002",
         ),
@@ -162,13 +165,7 @@ def test_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
         ),
         (
             [
-                "export",
-                "participants",
-                "--sandbox",
-                "--customer",
-                "1",
-                "--campaign",
-                "1",
+                *sandbox_export(1, 1),
                 "--concurrency",
                 "0",
             ],
@@ -293,13 +290,7 @@ def _wait_for_progress(ckpt: Path, after: int, proc: subprocess.Popen[bytes]) ->
 def test_kill_9_and_resume_gives_every_item_exactly_once(tmp_path: Path, ext: str) -> None:
     full = tmp_path / f"full.{ext}"
     base = [
-        "export",
-        "participants",
-        "--sandbox",
-        "--customer",
-        "1",
-        "--campaign",
-        "3",
+        *sandbox_export(1, 3),
         "--page-size",
         "50",
         "-q",

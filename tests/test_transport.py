@@ -27,7 +27,7 @@ from flolive import (
 )
 
 from .conftest import BASE, FakeSleep
-from .helpers import PagedScript, error_body, page_body, participant
+from .helpers import PagedScript, error_body, page_body
 
 PARTICIPANTS = re.compile(r"^http://api\.test/api/v2/customer/1/campaign/2/participants\?.*$")
 
@@ -374,10 +374,6 @@ def test_retry_after_parsing() -> None:
     assert policy.retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
     assert policy.retry_after({"Retry-After": "soon"}) is None
     assert policy.retry_after({}) is None
-
-
-def test_participant_helper_is_stable() -> None:
-    assert participant(3)["id"] == 1003
 
 
 async def test_environment_proxy_is_resolved_once_and_used(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import EllipsisType
@@ -139,7 +138,6 @@ class Transport:
         proxy: URL | None = None,
         proxy_auth: aiohttp.BasicAuth | None = None,
         adaptive: bool = False,
-        rng: random.Random | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session
@@ -156,7 +154,8 @@ class Transport:
         self.proxy = proxy
         self.proxy_auth = proxy_auth
         self.closed = False
-        self._rng = rng
+        # (token, headers with it): one dict per token, not one per request.
+        self._authed_headers: tuple[str | None, dict[str, str]] = (None, self.headers)
         self._gate = _PauseGate()
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
@@ -233,11 +232,7 @@ class Transport:
                 retry_number += 1
                 retries_left -= 1
                 server_wait = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-                delay = (
-                    server_wait
-                    if server_wait is not None
-                    else policy.backoff(retry_number, self._rng)
-                )
+                delay = server_wait if server_wait is not None else policy.backoff(retry_number)
                 if deadline is not None and loop.time() + delay >= deadline:
                     raise
                 self.stats.retries += 1
@@ -278,9 +273,14 @@ class Transport:
         info: RequestInfo,
         policy: RetryPolicy,
     ) -> tuple[int, bytes, float | None, int]:
-        headers = self.headers
-        if token is not None:
-            headers = {**headers, "Authorization": f"Bearer {token}"}
+        cached_token, headers = self._authed_headers
+        if token != cached_token:
+            headers = (
+                self.headers
+                if token is None
+                else {**self.headers, "Authorization": f"Bearer {token}"}
+            )
+            self._authed_headers = (token, headers)
         limiter = self.limiter
         while True:
             await self._gate.wait()
