@@ -203,11 +203,58 @@ def case_scaling(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sync_startup_ms(rounds: int = 20) -> float:
+    """Median time to open and close a sync client (its loop thread), no request."""
+    from flolive import sync
+
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        sync.Client(base_url="http://127.0.0.1:9").close()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def case_sync(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
+    total, size, conc = args.sync_total, 10, 16
+    pages = math.ceil(total / size)
+    clients = ["sdk", "sync", "sdk.pages", "sync.pages"]
+    with server(total, 0.0) as url:
+        res = interleaved(clients, url, size, conc, args.runs, total)
+    startup = _sync_startup_ms()
+
+    def per_page(a: str, b: str, key: str) -> float:
+        return (res[b][key] - res[a][key]) / pages * 1e6
+
+    lines = [
+        f"### 5. Sync client (`flolive.sync`) against the async client: {total:,} participants, "
+        f"pages of {size} ({pages:,} pages), no latency, concurrency {conc}",
+        "",
+        "| client | median wall (s) | median CPU (s) | sync overhead per page, wall (us) "
+        "| sync overhead per page, CPU (us) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for a, b in (("sdk", "sync"), ("sdk.pages", "sync.pages")):
+        lines.append(f"| {a} | {res[a]['wall']:.3f} | {res[a]['cpu']:.3f} | | |")
+        lines.append(
+            f"| {b} | {res[b]['wall']:.3f} | {res[b]['cpu']:.3f} "
+            f"| {per_page(a, b, 'wall'):.1f} | {per_page(a, b, 'cpu'):.1f} |"
+        )
+    lines += [
+        "",
+        f"Opening and closing a sync client (starting and joining its loop thread) takes "
+        f"{startup:.1f} ms (median of 20), included in its times above.",
+    ]
+    report["sync"] = {"params": [total, size, conc], "results": res, "startup_ms": startup}
+    return lines
+
+
 CASES = {
     "latency": case_latency,
     "cpu": case_cpu,
     "memory": case_memory,
     "scaling": case_scaling,
+    "sync": case_sync,
 }
 
 
@@ -235,12 +282,14 @@ def main() -> None:
     args.cpu_total = 500_000
     args.mem_sizes = (100_000, 1_000_000)
     args.scaling = (1, 2, 4, 8, 16, 32)
+    args.sync_total = 20_000
     if args.quick:
         args.runs = 1
         args.latency = 0.01
         args.cpu_total = 20_000
         args.mem_sizes = (10_000, 50_000)
         args.scaling = (1, 4, 16)
+        args.sync_total = 4_000
     report: dict[str, Any] = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),

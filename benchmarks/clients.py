@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import msgspec
 
-from flolive import Client
+from flolive import Client, sync
 from flolive.models import Envelope, Participant
 
 from .server import PATH
 
-Runner = Callable[[str, int, int], Awaitable[int]]
+Runner = Callable[[str, int, int], Awaitable[int] | int]
 
 
 async def sdk_items(url: str, page_size: int, concurrency: int) -> int:
@@ -43,6 +43,24 @@ async def sdk_collect(url: str, page_size: int, concurrency: int) -> int:
     """The SDK, everything into one list (memory grows with the list)."""
     async with Client(base_url=url, max_concurrency=concurrency, page_size=page_size) as c:
         return len(await c.campaign_participants(1, 2).collect())
+
+
+def sync_items(url: str, page_size: int, concurrency: int) -> int:
+    """The sync client (``flolive.sync``) on the same pager, item by item."""
+    n = 0
+    with sync.Client(base_url=url, max_concurrency=concurrency, page_size=page_size) as c:
+        for _ in c.campaign_participants(1, 2):
+            n += 1
+    return n
+
+
+def sync_pages(url: str, page_size: int, concurrency: int) -> int:
+    """The sync client (``flolive.sync``) on the same pager, page by page."""
+    n = 0
+    with sync.Client(base_url=url, max_concurrency=concurrency, page_size=page_size) as c:
+        for page in c.campaign_participants(1, 2).pages():
+            n += len(page.items)
+    return n
 
 
 async def aiohttp_json_sequential(url: str, page_size: int, concurrency: int) -> int:
@@ -154,6 +172,8 @@ CLIENTS: dict[str, Runner] = {
     "sdk": sdk_items,
     "sdk.pages": sdk_pages,
     "sdk.collect": sdk_collect,
+    "sync": sync_items,
+    "sync.pages": sync_pages,
     "ideal": ideal,
     "aiohttp+json seq": aiohttp_json_sequential,
     "httpx+pydantic seq": httpx_pydantic_sequential,

@@ -19,7 +19,9 @@ def main() -> None:
     run = CLIENTS[name]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    items = asyncio.run(run(url, page_size, concurrency))
+    result = run(url, page_size, concurrency)
+    # Sync clients (flolive.sync) return the count; async ones a coroutine.
+    items = result if isinstance(result, int) else asyncio.run(result)  # type: ignore[arg-type]
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

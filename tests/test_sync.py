@@ -1,0 +1,541 @@
+"""flolive.sync.Client: the async client's API from sync code, on its own loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import flolive
+from flolive import CampaignNotFound, ClientNotOpenError, CustomerNotFound, sync
+from flolive.sandbox import DataSet, Sandbox
+
+from .conftest import ThreadedServers
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+DATA = DataSet()
+
+
+def ids(customer: int, campaign: int, start: int, stop: int) -> list[int]:
+    return [p.id for p in DATA.participants(customer, campaign, start, stop)]
+
+
+async def _other_tasks() -> set[asyncio.Task[Any]]:
+    me = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not me}
+
+
+def loop_tasks(client: sync.Client) -> set[asyncio.Task[Any]]:
+    """The tasks on the client's loop thread (the portal's own included)."""
+    return client._portal.call(_other_tasks)
+
+
+def portal_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "flolive.sync.Client"}
+
+
+class Gate:
+    """Server middleware holding the requests ``hold`` picks until the client
+    gives up on them, counting what it sees (read from any thread)."""
+
+    def __init__(self, hold: Callable[[web.Request], bool]) -> None:
+        self.hold = hold
+        self.cond = threading.Condition()
+        self.seen = 0
+        self.held = 0
+        self.cancelled = 0
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        with self.cond:
+            self.seen += 1
+            held = self.hold(request)
+            self.held += held
+            self.cond.notify_all()
+        if held:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                with self.cond:
+                    self.cancelled += 1
+                    self.cond.notify_all()
+                raise
+        return await handler(request)  # type: ignore[no-any-return]
+
+    def wait_until(self, ready: Callable[[Gate], bool]) -> None:
+        # The timeout only guards against a hang; the test waits on the event.
+        with self.cond:
+            assert self.cond.wait_for(lambda: ready(self), timeout=30), vars(self)
+
+
+def later_pages(request: web.Request) -> bool:
+    return request.query.get("page", "0") != "0"
+
+
+@pytest.fixture
+def gated(threaded: ThreadedServers) -> tuple[Gate, str]:
+    """The sandbox behind a :class:`Gate` that holds every page but the first;
+    the server cancels a held handler when its client disconnects."""
+    gate = Gate(later_pages)
+    app = Sandbox().app()
+    app.middlewares.insert(0, gate.middleware)
+    return gate, threaded.app(app, handler_cancellation=True, shutdown_timeout=0.1)
+
+
+@pytest.fixture
+def url(threaded: ThreadedServers) -> str:
+    return threaded.sandbox().url
+
+
+# -- the same API as flolive.Client -------------------------------------------------
+
+
+def _public(cls: type[Any]) -> set[str]:
+    return {n for n in dir(cls) if not n.startswith("_")}
+
+
+def test_has_every_public_name_of_the_async_client() -> None:
+    settings = {n for n in vars(flolive.Client(base_url="http://x")) if not n.startswith("_")}
+    expected = (_public(flolive.Client) - {"aclose"}) | settings | {"close", "closed"}
+    assert _public(sync.Client) == expected, (
+        "flolive.Client and flolive.sync.Client differ: declare each new method as "
+        "`name = _sync(AsyncClient.name)` and each setting with `_client_attr` in sync.py"
+    )
+
+
+def test_methods_have_the_async_signatures_and_docstrings() -> None:
+    methods = [n for n in _public(flolive.Client) if inspect.isfunction(getattr(flolive.Client, n))]
+    assert "campaign_participants" in methods
+    for name in set(methods) - {"aclose"}:
+        a = inspect.signature(getattr(flolive.Client, name), eval_str=True)
+        s = inspect.signature(getattr(sync.Client, name))
+        assert list(s.parameters.values()) == list(a.parameters.values()), name
+        ret = a.return_annotation
+        if getattr(ret, "__origin__", None) is flolive.AsyncPager:
+            assert s.return_annotation == sync.Pager[ret.__args__[0]], name
+        else:
+            assert s.return_annotation == ret, name
+        doc = getattr(flolive.Client, name).__doc__
+        assert getattr(sync.Client, name).__doc__ == sync._adapt_doc(doc), name
+        assert "async for" not in (getattr(sync.Client, name).__doc__ or ""), name
+    assert inspect.signature(sync.Client) == inspect.signature(flolive.Client, eval_str=True)
+    assert sync.Client.paginate.__doc__ is not None
+    assert "for sim in client.paginate(" in sync.Client.paginate.__doc__
+    assert sync.Client.page_size.__doc__ == (
+        "default page size of listings (default 100). Servers may cap it; "
+        "the pager follows the size they echo."
+    )
+    assert sync.Client.stats.__doc__ == flolive.Client.stats.__doc__
+
+
+def test_pager_has_every_public_name_of_the_async_pager(url: str) -> None:
+    with sync.Client(base_url=url) as c:
+        pager = c.campaign_participants(1, 1)
+        settings = {n for n in vars(pager._async) if not n.startswith("_")}
+    expected = (_public(flolive.AsyncPager) - {"aclose"}) | settings | {"close"}
+    assert _public(sync.Pager) == expected
+
+
+def test_settings_and_state_read_and_write_through(url: str) -> None:
+    with sync.Client(base_url=url, max_concurrency=3, page_size=40) as c:
+        assert (c.base_url, c.max_concurrency, c.page_size, c.prefetch) == (url, 3, 40, 6)
+        assert c.concurrency_limit == 3
+        assert c.on_list_change == "warn"
+        c.page_size = 250
+        pager = c.campaign_participants(1, 1)
+        assert pager.page_size == 250
+        assert pager.total_pages is None
+        assert [p.number for p in pager.pages()] == [0, 1, 2, 3]
+        assert (pager.total_pages, pager.total_elements, pager.page_size_used) == (4, 988, 250)
+        assert c.stats.requests == 4
+        assert repr(c) == f"<flolive.sync.Client {url} auth=none max_concurrency=3 open>"
+    assert repr(c) == "<flolive.sync.Client closed>"
+
+
+# -- listings, calls, errors -----------------------------------------------------------
+
+
+def test_listings_items_pages_collect(url: str) -> None:
+    with sync.Client(base_url=url, page_size=100) as c:
+        pager = c.campaign_participants(1, 1)
+        assert [p.id for p in pager] == ids(1, 1, 0, 988)
+        pages = list(pager.pages())
+        assert [(p.number, len(p.items)) for p in pages] == [(n, 100) for n in range(9)] + [(9, 88)]
+        assert [p.id for p in c.campaign_participants(1, 1, page_size=7).collect()] == ids(
+            1, 1, 0, 988
+        )
+        assert [p.id for p in c.campaign_participants(1, 1, start_page=9)] == ids(1, 1, 900, 988)
+        assert [p.id for p in c.campaign_participants(1, 4)] == []
+        assert [x.id for x in c.campaigns(1)] == [1, 2, 3, 4, 5]
+        assert c.campaign(1, 2).name == "campaign-1-2"
+        iccid = DATA.participants(1, 1, 3, 4)[0].iccid
+        labels = c.subscriber_labels("iccid", iccid).collect()
+        assert len(labels) == DATA.label_count(DATA.find_subscriber("iccid", iccid))  # type: ignore[arg-type]
+
+
+def test_the_loop_thread_is_woken_per_few_pages_not_per_item(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sync.Client(base_url=url, page_size=100, prefetch=16) as c:
+        calls: list[str] = []
+        run, send = c._run, c._send
+
+        def counting_run(fn: Any) -> Any:
+            calls.append("run")
+            return run(fn)
+
+        def counting_send(fn: Any, **kwargs: Any) -> None:
+            calls.append("send")
+            send(fn, **kwargs)
+
+        monkeypatch.setattr(c, "_run", counting_run)
+        monkeypatch.setattr(c, "_send", counting_send)
+        assert sum(1 for _ in c.campaign_participants(1, 1)) == 988
+        # Making the pager, starting the pass, then credit for 4 more pages
+        # after every 4 pages read (10 pages; 8 handed over ahead at most).
+        assert calls == ["run", "send", "send", "send"]
+        calls.clear()
+        assert len(c.campaign_participants(1, 1).collect()) == 988
+        assert calls == ["run", "run"]
+
+
+def eventually(condition: Callable[[], bool]) -> None:
+    """Wait for ``condition`` (the deadline only guards against a hang)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.002)
+
+
+def test_a_reader_that_stops_stops_the_fetching(threaded: ThreadedServers) -> None:
+    sandbox = threaded.sandbox()
+    with sync.Client(base_url=sandbox.url, page_size=10, prefetch=2) as c:
+        baseline = loop_tasks(c)
+        items = iter(c.campaign_participants(1, 1))
+        assert next(items).id == ids(1, 1, 0, 1)[0]
+        # Still reading page 0: pages 1-2 are handed over (credit for 2, plus
+        # 1 for page 0 read), pages 3-4 fetched ahead by the pager (prefetch
+        # 2); then no fetch is left, only the pump, waiting for more credit.
+        eventually(
+            lambda: sandbox.stats.requests == 1 + 2 + 2 and len(loop_tasks(c) - baseline) == 1
+        )
+        assert c.campaign(1, 1).id == 1
+        assert sandbox.stats.requests == 1 + 2 + 2 + 1
+        assert [p.id for p in items][:9] == ids(1, 1, 1, 10)
+        assert sandbox.stats.requests == 99 + 1
+
+
+def test_errors_are_the_same_typed_exceptions(threaded: ThreadedServers) -> None:
+    sandbox = threaded.sandbox(fail_pages={3: "CUSTOMER_1037"})
+    with sync.Client(base_url=sandbox.url, page_size=100) as c:
+        with pytest.raises(CampaignNotFound) as one:
+            c.campaign(1, 99)
+        assert (one.value.code, one.value.http_status) == ("CUSTOMER_1037", 404)
+        with pytest.raises(CustomerNotFound):
+            c.campaigns(77).collect()
+        seen: list[int] = []
+        with pytest.raises(CampaignNotFound) as listing:
+            seen.extend(p.id for p in c.campaign_participants(1, 1))
+        assert seen == ids(1, 1, 0, 300)
+        assert listing.value.page == 3
+        with pytest.raises(ValueError, match="customer_id"):
+            c.campaign_participants(-1, 1)
+        # The client is still usable after errors.
+        assert c.campaign(1, 1).id == 1
+
+
+# -- lifetime ---------------------------------------------------------------------------
+
+
+def test_close_stops_the_loop_thread(url: str) -> None:
+    before = set(threading.enumerate())
+    c = sync.Client(base_url=url)
+    assert len(portal_threads()) == 1
+    assert c.campaign(1, 1).id == 1
+    c.close()
+    assert set(threading.enumerate()) == before
+    assert c.closed
+    c.close()  # idempotent
+    with pytest.raises(ClientNotOpenError, match="closed"):
+        c.campaign(1, 1)
+    with pytest.raises(ClientNotOpenError):
+        c.campaign_participants(1, 1)
+    with pytest.raises(ClientNotOpenError), c:
+        pass
+
+
+def test_with_block_closes(url: str) -> None:
+    before = set(threading.enumerate())
+    with sync.Client(base_url=url) as c:
+        pager = c.campaign_participants(1, 1)
+        it = iter(pager)
+        next(it)
+    assert c.closed
+    assert set(threading.enumerate()) == before
+    with pytest.raises(ClientNotOpenError):
+        next(it)
+
+
+def test_bad_arguments_leave_no_thread() -> None:
+    before = set(threading.enumerate())
+    with pytest.raises(ValueError, match="base_url must start with"):
+        sync.Client(base_url="ftp://x")
+    with pytest.raises(ValueError, match="session"):
+        sync.Client(base_url="http://x", session=object())  # type: ignore[arg-type]
+    assert set(threading.enumerate()) == before
+
+
+def test_unclosed_client_warns_and_stops_its_thread(url: str) -> None:
+    before = set(threading.enumerate())
+    c = sync.Client(base_url=url)
+    # Nothing else refers to the client (no cycle), so it goes at once.
+    with pytest.warns(ResourceWarning, match="unclosed <flolive.sync.Client"):
+        del c
+    assert set(threading.enumerate()) == before
+
+
+_FORGETFUL_SCRIPT = """
+import threading
+from anyio.from_thread import start_blocking_portal
+from flolive import sync
+from flolive.sandbox import Sandbox
+
+ready, stop = threading.Event(), threading.Event()
+
+def serve():
+    global url
+    with start_blocking_portal() as portal:
+        url = portal.call(Sandbox().start)
+        ready.set()
+        stop.wait()
+
+threading.Thread(target=serve, daemon=True).start()
+ready.wait()
+client = sync.Client(base_url=url)
+items = iter(client.campaign_participants(1, 1))
+print(next(items).id)
+"""
+
+
+def test_a_script_that_forgets_to_close_still_exits() -> None:
+    # The client and an open pass left at module level: an atexit hook closes
+    # them while the loop thread still runs (during finalisation it no longer does).
+    done = subprocess.run(
+        [sys.executable, "-W", "always::ResourceWarning", "-c", _FORGETFUL_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, f"{ids(1, 1, 0, 1)[0]}\n"), done.stderr
+    assert "ResourceWarning: unclosed <flolive.sync.Client" in done.stderr
+
+
+# -- cancellation -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["items", "pages"])
+def test_break_cancels_the_pass_fetches(gated: tuple[Gate, str], kind: str) -> None:
+    gate, base = gated
+    with sync.Client(base_url=base, page_size=10, max_concurrency=4, prefetch=4) as c:
+        baseline = loop_tasks(c)
+        pager = c.campaign_participants(1, 1)
+        source = pager if kind == "items" else pager.pages()
+        for _ in source:
+            gate.wait_until(lambda g: g.held == 4)  # pages 1-4 are in flight
+            break
+        del source
+        # Closed as the loop let go: every held request was dropped by the client.
+        assert loop_tasks(c) == baseline
+        gate.wait_until(lambda g: g.cancelled == 4)
+        assert c.campaign(1, 1).id == 1
+        assert (gate.seen, gate.held) == (6, 4)  # page 0, pages 1-4, the campaign
+
+
+def test_with_pager_closes_a_pass_still_referenced(gated: tuple[Gate, str]) -> None:
+    gate, base = gated
+    with sync.Client(base_url=base, page_size=10, prefetch=2) as c:
+        baseline = loop_tasks(c)
+        with c.campaign_participants(1, 1) as pager:
+            it = iter(pager)
+            first = next(it)
+            gate.wait_until(lambda g: g.held == 2)
+        assert first.id == ids(1, 1, 0, 1)[0]
+        assert loop_tasks(c) == baseline
+        gate.wait_until(lambda g: g.cancelled == 2)
+        with pytest.raises(RuntimeError, match="closed"):
+            next(it)
+
+
+def test_iterator_close_and_with(gated: tuple[Gate, str]) -> None:
+    gate, base = gated
+    with sync.Client(base_url=base, page_size=10, prefetch=3) as c:
+        baseline = loop_tasks(c)
+        with c.campaign_participants(1, 1).pages() as pages:
+            assert next(pages).number == 0
+            gate.wait_until(lambda g: g.held == 3)
+        assert loop_tasks(c) == baseline
+        gate.wait_until(lambda g: g.cancelled == 3)
+        pages.close()  # idempotent
+
+
+def _interrupt_main_when(
+    gate: Gate, ready: Callable[[Gate], bool], waiting_in: str
+) -> threading.Thread:
+    """Send SIGINT to the main thread once the gate is ``ready`` and the main
+    thread waits inside the function named ``waiting_in``."""
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def waiting() -> bool:
+        frame = sys._current_frames().get(main)
+        while frame is not None:
+            if frame.f_code.co_name == waiting_in:
+                return True
+            frame = frame.f_back
+        return False
+
+    def fire() -> None:
+        gate.wait_until(ready)
+        deadline = time.monotonic() + 30  # guards against a hang only
+        while not waiting() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    t = threading.Thread(target=fire)
+    t.start()
+    return t
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="needs the main thread"
+)
+@pytest.mark.parametrize("how", ["collect", "for"])
+def test_ctrl_c_cancels_the_call_and_its_fetches(gated: tuple[Gate, str], how: str) -> None:
+    gate, base = gated
+    with sync.Client(base_url=base, page_size=10, prefetch=3) as c:
+        baseline = loop_tasks(c)
+        pager = c.campaign_participants(1, 1)
+        items = iter(pager)  # still referenced after the interrupt
+        # Waiting for the call's result, or for the next page.
+        where = "_run" if how == "collect" else "_next_page"
+        killer = _interrupt_main_when(gate, lambda g: g.held == 3, where)
+        with pytest.raises(KeyboardInterrupt):
+            if how == "collect":
+                pager.collect()
+            else:
+                for _ in items:
+                    pass
+        killer.join()
+        # The call was cancelled and its cleanup ran before KeyboardInterrupt reached us.
+        assert loop_tasks(c) == baseline
+        gate.wait_until(lambda g: g.cancelled == 3)
+        assert c.campaign(1, 1).id == 1
+
+
+@pytest.mark.parametrize("how", ["collect", "for"])
+def test_close_cancels_calls_of_other_threads(gated: tuple[Gate, str], how: str) -> None:
+    gate, base = gated
+    before = set(threading.enumerate())
+    c = sync.Client(base_url=base, page_size=10, prefetch=2)
+
+    def read() -> list[Any]:
+        pager = c.campaign_participants(1, 1)
+        return pager.collect() if how == "collect" else list(pager)
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(read)
+        gate.wait_until(lambda g: g.held == 2)
+        c.close()
+        # Closed mid-call, or (reading a pass) between two pages.
+        with pytest.raises(ClientNotOpenError, match="closed"):
+            pending.result()
+    gate.wait_until(lambda g: g.cancelled == 2)
+    assert set(threading.enumerate()) == before
+
+
+# -- threads and running loops --------------------------------------------------------
+
+
+def test_shared_by_many_threads(threaded: ThreadedServers) -> None:
+    sandbox = threaded.sandbox(latency=0.002)
+    with sync.Client(base_url=sandbox.url, page_size=10, max_concurrency=3) as c:
+
+        def read(k: int) -> list[int]:
+            if k % 3 == 0:
+                pager = c.campaign_participants(1, 1, start_page=10 * k, max_pages=10)
+                return [p.id for p in pager.collect()]
+            if k % 3 == 1:
+                return [
+                    p.id for p in c.campaign_participants(1, 1, start_page=10 * k, max_pages=10)
+                ]
+            out: list[int] = []
+            for page in c.campaign_participants(1, 1, start_page=10 * k, max_pages=10).pages():
+                out.extend(p.id for p in page.items)
+            return out
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(read, range(10)))
+        assert results == [ids(1, 1, 100 * k, min(988, 100 * k + 100)) for k in range(10)]
+        assert c.stats.max_in_flight <= 3
+        assert sandbox.stats.max_in_flight <= 3
+        assert sandbox.stats.requests == c.stats.requests == 99
+
+        # Threads sharing one iterator: each item goes to exactly one of them.
+        shared = iter(c.campaign_participants(1, 1))
+        with ThreadPoolExecutor(4) as pool:
+            parts = list(pool.map(lambda _: [p.id for p in shared], range(4)))
+        order = {i: n for n, i in enumerate(ids(1, 1, 0, 988))}
+        assert sorted((i for part in parts for i in part), key=order.__getitem__) == list(order)
+        assert all(part == sorted(part, key=order.__getitem__) for part in parts)
+
+
+async def test_works_inside_a_running_event_loop(url: str) -> None:
+    # As in Jupyter: the calling thread runs a loop; the client runs its own.
+    loop = asyncio.get_running_loop()
+    with sync.Client(base_url=url, page_size=100) as c:
+        assert c.campaign(1, 1).id == 1
+        assert [p.id for p in c.campaign_participants(1, 1)] == ids(1, 1, 0, 988)
+        from_worker = await asyncio.to_thread(lambda: len(c.campaign_participants(1, 1).collect()))
+        assert from_worker == 988
+    assert asyncio.get_running_loop() is loop
+    assert not portal_threads()
+
+
+# -- README -------------------------------------------------------------------------------
+
+
+def _readme_block(heading: str) -> str:
+    text = README.read_text()
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks, f"no python block under {heading!r}"
+    return str(blocks[0])
+
+
+def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(threading.enumerate())
+    exec(compile(_readme_block("Synchronous client"), "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    first = DATA.participants(1, 1, 0, 1)[0]
+    assert lines == [
+        f"{first.iccid} {first.status} {first.timestamp}",
+        *[f"{n} 100" for n in range(9)],
+        "9 88",
+        "5 campaign-1-1",
+        "CUSTOMER_1037 Campaign does not exist",
+        "[988, 0, 25]",
+    ]
+    assert set(threading.enumerate()) == before
