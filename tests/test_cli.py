@@ -169,9 +169,12 @@ def test_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
         == f"flolive: error: {out} exists; use --resume to continue it or --overwrite"
     )
     assert out.read_text() == "keep me\n"
+    # No checkpoint: finished (an export removes it last), or not an export.
     resumed = run(*args, "--resume")
-    assert resumed.returncode == ExitCode.USAGE
-    assert "no checkpoint" in one_line(resumed.stderr)
+    assert resumed.returncode == ExitCode.OK
+    assert one_line(resumed.stderr).startswith(
+        f"flolive: nothing to resume: {out} has no checkpoint"
+    )
     both = run(*args, "--resume", "--overwrite")
     assert both.returncode == ExitCode.USAGE
     assert "argument --overwrite: not allowed with argument --resume" in one_line(both.stderr)
@@ -630,6 +633,12 @@ async def test_kill_9_at_any_moment_then_resume_gives_every_item_exactly_once(
     assert set(EXPECTED_IDS) - set(ids) == set()  # none lost
     assert out.read_bytes() == full.read_bytes()
     assert sorted(os.listdir(tmp_path)) == sorted([full.name, out.name])
+    # A kill after the export finished, before its process ended, leaves just
+    # this: a complete output without checkpoint. --resume has nothing to do.
+    code, _, err = await arun(*args, "--resume")
+    assert code == 0, err
+    assert "nothing to resume" in one_line(err)
+    assert out.read_bytes() == full.read_bytes()
 
 
 async def test_the_states_a_kill_can_leave_while_opening_all_resume(

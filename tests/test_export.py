@@ -17,6 +17,7 @@ from flolive.export import (
     ExportError,
     Format,
     JsonlWriter,
+    NothingToResume,
     export_labels,
     export_participants,
     format_for,
@@ -128,6 +129,9 @@ async def test_resume_refuses_another_jobs_checkpoint(tmp_path: Path, client: Cl
     assert (result.run_items, result.run_pages) == (958, 96)
     assert (result.expected, result.missing) == (988, 0)
     assert os.listdir(tmp_path) == ["p.jsonl"]
+    with pytest.raises(NothingToResume, match="nothing to resume"):
+        await export_participants(client, 1, 1, out, resume=True)
+    assert ids_of(out) == EXPECTED_IDS
 
 
 async def test_a_server_page_size_cap_is_recorded_and_reused(

@@ -39,6 +39,7 @@ from .export import (
     ExportError,
     ExportResult,
     NoProgress,
+    NothingToResume,
     OutputError,
     Progress,
     export_labels,
@@ -464,6 +465,32 @@ def _fail_single(value: str, error: FloliveError) -> None:
     raise error
 
 
+async def _run_export(
+    args: argparse.Namespace, client: Client, values: list[str], common: dict[str, Any]
+) -> ExportResult:
+    if args.what == "participants":
+        return await export_participants(
+            client,
+            args.customer,
+            args.campaign,
+            args.output,
+            progress=_progress(args, "participants", "pages"),
+            **common,
+        )
+    return await export_labels(
+        client,
+        args.id_type,
+        values,
+        args.output,
+        page_size=args.page_size,
+        progress=_progress(args, "labels", "identifiers"),
+        on_failure=(
+            _fail_single if args.value is not None else lambda v, e: _warn(f"{v}: {e.detail}")
+        ),
+        **common,
+    )
+
+
 async def _export(args: argparse.Namespace) -> int:
     fmt = format_for(args.output, args.format)
     values = _values(args) if args.what == "labels" else []
@@ -475,30 +502,13 @@ async def _export(args: argparse.Namespace) -> int:
     }
     with _list_warnings() as changes:
         async with _client(args) as client:
-            if args.what == "participants":
-                result = await export_participants(
-                    client,
-                    args.customer,
-                    args.campaign,
-                    args.output,
-                    progress=_progress(args, "participants", "pages"),
-                    **common,
-                )
-            else:
-                result = await export_labels(
-                    client,
-                    args.id_type,
-                    values,
-                    args.output,
-                    page_size=args.page_size,
-                    progress=_progress(args, "labels", "identifiers"),
-                    on_failure=(
-                        _fail_single
-                        if args.value is not None
-                        else lambda v, e: _warn(f"{v}: {e.detail}")
-                    ),
-                    **common,
-                )
+            try:
+                result = await _run_export(args, client, values, common)
+            except NothingToResume as exc:
+                # The same command again after it finished (or was killed
+                # after finishing): success, with nothing to do.
+                print(f"flolive: {exc}", file=sys.stderr)
+                return ExitCode.OK
     for message in dict.fromkeys(changes):
         if not (result.missing and _INCOMPLETE_MARK in message):
             _warn(message)

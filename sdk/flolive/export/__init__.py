@@ -19,7 +19,7 @@ Modules: :mod:`.writers` (one writer per format, chosen from a registry),
 """
 
 from .checkpoint import CHECKPOINT_SUFFIX, Checkpoint
-from .errors import ExportError, OutputError
+from .errors import ExportError, NothingToResume, OutputError
 from .jobs import (
     PARTIAL_SUFFIX,
     ExportResult,
@@ -51,6 +51,7 @@ __all__ = [
     "Format",
     "JsonlWriter",
     "NoProgress",
+    "NothingToResume",
     "OutputError",
     "PARTIAL_SUFFIX",
     "ParquetWriter",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ExportError", "OutputError"]
+__all__ = ["ExportError", "NothingToResume", "OutputError"]
 
 
 class ExportError(Exception):
@@ -47,3 +47,23 @@ class OutputError(ExportError):
         checkpoint), naming the output and, when it differs, the file touched."""
         filename = os.fsdecode(exc.filename) if exc.filename is not None else None
         return cls(output, exc.strerror or str(exc), filename=filename, errno=exc.errno)
+
+
+class NothingToResume(ExportError):
+    """``resume`` was asked for an output that exists without a checkpoint.
+
+    An export removes its checkpoint as the last step of finishing, so the
+    output is complete, or not an export's at all; either way it is left as
+    it is. (A kill after an export finished, before its process ended, leaves
+    exactly this: a resume then has nothing to do.)
+
+    Attributes:
+        output: the output path.
+    """
+
+    def __init__(self, output: str) -> None:
+        super().__init__(
+            f"nothing to resume: {output} has no checkpoint (an export removes it when "
+            "it finishes), so it is left as it is; use --overwrite to export it again"
+        )
+        self.output = output

@@ -26,7 +26,7 @@ from ..client import Client
 from ..errors import FloliveError, LabelsUnavailable, SubscriberNotFound
 from ..models import Label, Participant
 from .checkpoint import Checkpoint, fsync_dir
-from .errors import ExportError, OutputError
+from .errors import ExportError, NothingToResume, OutputError
 from .writers import FORMATS, Format, SubscriberLabel, Writer
 
 __all__ = [
@@ -292,10 +292,7 @@ def _open_output(
     if resume:
         ckpt = Checkpoint.load(output)
         if ckpt is None and path.exists():
-            raise ExportError(
-                f"{output} exists but has no checkpoint: nothing to resume "
-                "(it may be complete); use --overwrite to start again"
-            )
+            raise NothingToResume(output)
         if ckpt is not None:
             return _resume(output, fmt, row_type, job, ckpt, interval)
     elif path.exists() and not overwrite:
