@@ -14,7 +14,7 @@ aiohttp is asyncio-only, so the SDK runs on asyncio; there is no trio backend.
 from ._auth import TokenProvider
 from ._transport import ClientStats
 from ._version import __version__
-from .client import Client, ListOptions
+from .client import USE_CLIENT_DEFAULT, Client, ClientState, ListOptions, UseClientDefault
 from .errors import (
     APIError,
     AuthenticationError,
@@ -25,12 +25,17 @@ from .errors import (
     DecodeError,
     FloliveError,
     HTTPStatusError,
+    InvalidCredentials,
     LabelsUnavailable,
     ListChanged,
     ListChangedWarning,
+    ListIncomplete,
     PageMismatch,
     RateLimited,
+    RedirectRefused,
+    RequestContext,
     RequestTimeout,
+    ResponseTooLarge,
     ServerError,
     ServiceUnavailable,
     SubscriberNotFound,
@@ -46,10 +51,11 @@ from .models import (
     ParticipantStatus,
     SubscriberIdType,
 )
-from .pagination import AsyncPager, OnListChange
+from .pagination import AsyncPager, ItemIterator, OnListChange, OnPage, PageIterator, ResumeToken
 from .retry import RetryPolicy
 
 __all__ = [
+    "USE_CLIENT_DEFAULT",
     "APIError",
     "AsyncPager",
     "AuthenticationError",
@@ -58,25 +64,35 @@ __all__ = [
     "CampaignStatus",
     "Client",
     "ClientNotOpenError",
+    "ClientState",
     "ClientStats",
     "CustomerNotFound",
     "DeadlineExceeded",
     "DecodeError",
     "FloliveError",
     "HTTPStatusError",
+    "InvalidCredentials",
+    "ItemIterator",
     "Label",
     "LabelsUnavailable",
     "ListChanged",
     "ListChangedWarning",
+    "ListIncomplete",
     "ListOptions",
     "OnListChange",
+    "OnPage",
     "Page",
+    "PageIterator",
     "PageMismatch",
     "Pageable",
     "Participant",
     "ParticipantStatus",
     "RateLimited",
+    "RedirectRefused",
+    "RequestContext",
     "RequestTimeout",
+    "ResponseTooLarge",
+    "ResumeToken",
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailable",
@@ -84,5 +100,6 @@ __all__ = [
     "SubscriberNotFound",
     "TokenProvider",
     "TransportError",
+    "UseClientDefault",
     "__version__",
 ]
