@@ -299,3 +299,19 @@ async def test_a_registered_format_is_chosen_by_name_and_extension(
         ExportError, match="unknown format 'lines'; choose one of jsonl, csv, parquet"
     ):
         await export_participants(client, 1, 5, str(out), fmt="lines", overwrite=True)
+
+
+@pytest.mark.parametrize("resumable", [True, False])
+async def test_a_writer_that_cannot_be_made_leaves_nothing(
+    tmp_path: Path, client: Client, resumable: bool
+) -> None:
+    def unavailable(fh: object, row_type: object, header: bool) -> JsonlWriter:
+        raise ExportError("Broken needs a library: pip install 'flolive-sdk[broken]'")
+
+    register_format(Format("broken", ("broken",), unavailable, resumable, True, "Broken"))
+    try:
+        with pytest.raises(ExportError, match="Broken needs a library"):
+            await export_participants(client, 1, 5, str(tmp_path / "p.broken"), fmt="broken")
+    finally:
+        del writers_module._REGISTRY["broken"]
+    assert os.listdir(tmp_path) == []

@@ -126,7 +126,6 @@ class _Output:
     def __init__(
         self,
         output: str,
-        fmt: Format,
         mode: _Mode,
         fh: IO[bytes],
         writer: Writer,
@@ -136,7 +135,6 @@ class _Output:
         interval: float = 0.5,
     ) -> None:
         self.output = output
-        self.fmt = fmt
         self.mode = mode
         self.fh = fh
         self.writer = writer
@@ -147,8 +145,9 @@ class _Output:
         self._last_save = time.monotonic()
 
     @property
-    def resumed(self) -> Checkpoint | None:
-        """The checkpoint this run went on from, if it recorded progress."""
+    def recorded(self) -> Checkpoint | None:
+        """The checkpoint on disk if it records progress (when the export
+        starts: the one it resumes from), else ``None``."""
         ckpt = self.checkpoint
         return ckpt if ckpt is not None and ckpt.started else None
 
@@ -161,15 +160,13 @@ class _Output:
         page_size: int | None = None,
         expected: int = 0,
         failed: Sequence[tuple[str, str]] = (),
-        force: bool = False,
     ) -> None:
         """Record progress (see :class:`Checkpoint`), at most every
-        ``interval`` seconds unless ``force``: the output first (fsync), then
-        the claim about it."""
+        ``interval`` seconds: the output first (fsync), then the claim about it."""
         if self.mode is not _Mode.IN_PLACE or self.checkpoint is None:
             return
         now = time.monotonic()
-        if not force and now - self._last_save < self.interval:
+        if now - self._last_save < self.interval:
             return
         self._last_save = now
         self.writer.flush()
@@ -222,9 +219,26 @@ class _Output:
             if self.mode is _Mode.RENAME:
                 assert self.tmp is not None
                 self.tmp.unlink(missing_ok=True)
-            elif self.mode is _Mode.IN_PLACE and self.resumed is None:
+            elif self.mode is _Mode.IN_PLACE and self.recorded is None:
                 Path(self.output).unlink(missing_ok=True)
                 Checkpoint.remove(self.output)
+
+
+def _make_writer(
+    fmt: Format,
+    fh: IO[bytes],
+    row_type: type[Any],
+    header: bool,
+    discard: Callable[[], None] = lambda: None,
+) -> Writer:
+    """``fmt``'s writer on ``fh``; if it cannot be made (Parquet without
+    pyarrow), close ``fh`` and ``discard`` what was created for it."""
+    try:
+        return fmt.make(fh, row_type, header)
+    except BaseException:
+        fh.close()
+        discard()
+        raise
 
 
 def _open_output(
@@ -258,7 +272,7 @@ def _open_output(
         if not fmt.streams:
             raise ExportError(f"{fmt.title} cannot be written to stdout")
         out = os.fdopen(os.dup(1), "wb")
-        return _Output(output, fmt, _Mode.STREAM, out, fmt.make(out, row_type, True))
+        return _Output(output, _Mode.STREAM, out, _make_writer(fmt, out, row_type, True))
     path = Path(output)
     if not path.parent.is_dir():
         raise OutputError(output, f"directory {path.parent} does not exist")
@@ -272,7 +286,7 @@ def _open_output(
         if not fmt.streams:
             raise ExportError(f"{fmt.title} cannot be written to {output}: not a regular file")
         fh = open(path, "wb")  # noqa: SIM115 - owned by the _Output
-        return _Output(output, fmt, _Mode.STREAM, fh, fmt.make(fh, row_type, True))
+        return _Output(output, _Mode.STREAM, fh, _make_writer(fmt, fh, row_type, True))
     if not fmt.resumable:
         if resume:
             raise ExportError(
@@ -286,9 +300,8 @@ def _open_output(
         # until then. A file left by a killed run is simply overwritten.
         tmp = Path(output + PARTIAL_SUFFIX)
         fh = open(tmp, "wb")  # noqa: SIM115 - owned by the _Output
-        return _Output(
-            output, fmt, _Mode.RENAME, fh, fmt.make(fh, row_type, True), tmp=tmp, interval=interval
-        )
+        writer = _make_writer(fmt, fh, row_type, True, lambda: tmp.unlink(missing_ok=True))
+        return _Output(output, _Mode.RENAME, fh, writer, tmp=tmp, interval=interval)
     if resume:
         ckpt = Checkpoint.load(output)
         if ckpt is None and path.exists():
@@ -303,15 +316,13 @@ def _open_output(
     except OSError:
         Checkpoint.remove(output)
         raise
-    return _Output(
-        output,
-        fmt,
-        _Mode.IN_PLACE,
-        fh,
-        fmt.make(fh, row_type, True),
-        checkpoint=initial,
-        interval=interval,
-    )
+
+    def discard() -> None:
+        path.unlink(missing_ok=True)
+        Checkpoint.remove(output)
+
+    writer = _make_writer(fmt, fh, row_type, True, discard)
+    return _Output(output, _Mode.IN_PLACE, fh, writer, checkpoint=initial, interval=interval)
 
 
 def _resume(
@@ -339,8 +350,8 @@ def _resume(
     fh.seek(ckpt.offset)
     # A checkpoint at offset 0 was taken before the first byte: the header too
     # is still to be written.
-    writer = fmt.make(fh, row_type, ckpt.offset == 0)
-    return _Output(output, fmt, _Mode.IN_PLACE, fh, writer, checkpoint=ckpt, interval=interval)
+    writer = _make_writer(fmt, fh, row_type, ckpt.offset == 0)
+    return _Output(output, _Mode.IN_PLACE, fh, writer, checkpoint=ckpt, interval=interval)
 
 
 @contextlib.contextmanager
@@ -425,7 +436,7 @@ async def export_participants(
     ckpt = out.checkpoint
     if ckpt is not None:
         size, base = ckpt.page_size, ckpt.page_base
-    prior = out.resumed
+    prior = out.recorded
     start = ckpt.next if ckpt is not None else base
     items = prior.items if prior else 0
     pages = prior.pages if prior else 0
@@ -551,7 +562,7 @@ async def export_labels(
         interval=checkpoint_interval,
     )
     ckpt = out.checkpoint
-    prior = out.resumed
+    prior = out.recorded
     start = ckpt.next if ckpt is not None else 0
     items = prior.items if prior else 0
     done = prior.pages if prior else 0

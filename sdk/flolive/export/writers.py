@@ -175,7 +175,7 @@ class ParquetWriter:
     """Parquet written in row groups while streaming (needs the ``parquet`` extra).
 
     Rows become Arrow batches as they arrive (compact, columnar); a row group
-    is written once ``row_group_size`` rows are held, or on :meth:`flush`.
+    is written once ``row_group_size`` rows (65,536) are held, or on :meth:`flush`.
     """
 
     def __init__(
