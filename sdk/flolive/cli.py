@@ -48,7 +48,7 @@ from .export import (
     read_values,
 )
 from .models import SubscriberIdType
-from .sandbox.server import FAULT_DESCRIPTIONS
+from .sandbox.faults import FAULT_DESCRIPTIONS, FAULT_KINDS
 
 
 class ExitCode(enum.IntEnum):
@@ -557,7 +557,6 @@ async def _campaigns(args: argparse.Namespace) -> int:
 
 async def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import Faults, Sandbox
-    from .sandbox.server import FAULT_KINDS
 
     token = os.environ.get("FLOLIVE_SANDBOX_TOKEN") if args.require_token else None
     if args.require_token and not token:
