@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,7 +136,7 @@ def test_csv_and_stdout_and_page_options(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [int(r["id"]) for r in rows] == EXPECTED_IDS
-    assert rows[0]["timestamp"] == "2022-02-11 14:21:55"
+    assert rows[0]["timestamp"] == "2022-02-11T14:21:55"  # as JSONL writes it
     assert "from 27 pages" in done.stderr
     piped = run(*sandbox_export(1, 5), "-o", "-", "-q")
     assert piped.returncode == 0, piped.stderr
@@ -153,9 +154,14 @@ def test_parquet_export(tmp_path: Path) -> None:
     assert table.column("timestamp")[0].as_py() == dt.datetime(2022, 2, 11, 14, 21, 55)
     assert table.column("status").to_pylist()[:2] == ["PENDING", "PROGRESS"]
     assert sorted(os.listdir(tmp_path)) == ["p.parquet"]
-    refused = run(*EXPORT_988, "-o", str(out), "--resume")
+    again = run(*EXPORT_988, "-o", str(out), "--resume")
+    assert again.returncode == ExitCode.OK
+    assert "nothing to resume" in one_line(again.stderr)
+    refused = run(*EXPORT_988, "-o", str(out))
     assert refused.returncode == ExitCode.USAGE
-    assert "Parquet output cannot be resumed" in one_line(refused.stderr)
+    assert (
+        one_line(refused.stderr) == f"flolive: error: {out} exists; use --overwrite to replace it"
+    )
 
 
 def test_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
@@ -567,6 +573,9 @@ def checkpoint_next(out: Path) -> int | None:
 
 
 def ids_in(path: Path) -> list[int]:
+    if path.suffix == ".parquet":
+        pq = pytest.importorskip("pyarrow.parquet")
+        return list(pq.read_table(path).column("id").to_pylist())
     if path.suffix == ".csv":
         return [int(r["id"]) for r in csv.DictReader(io.StringIO(path.read_text()))]
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
@@ -592,10 +601,12 @@ KILL_POINTS: list[tuple[object, ...]] = [
 ]
 
 
-@pytest.mark.parametrize("ext", ["jsonl", "csv"])
+@pytest.mark.parametrize("ext", ["jsonl", "csv", "parquet"])
 async def test_kill_9_at_any_moment_then_resume_gives_every_item_exactly_once(
     tmp_path: Path, sandbox: Sandbox, gated_sandbox: tuple[Sandbox, PageGate], ext: str
 ) -> None:
+    if ext == "parquet":
+        pytest.importorskip("pyarrow")
     full = tmp_path / f"full.{ext}"
     code, _, err = await arun(*served_export(sandbox.url), "-o", str(full))
     assert code == 0, err
@@ -623,6 +634,8 @@ async def test_kill_9_at_any_moment_then_resume_gives_every_item_exactly_once(
             proc = await spawn(*args, *resume, "--checkpoint-interval", "0")
             await until(lambda: checkpoint_next(out) == page, proc)  # noqa: B023
             await kill(proc)
+        if ext == "parquet":  # only parts and a checkpoint until complete
+            assert not out.exists()
     await gate.open_to(math.inf)
     code, _, err = await arun(*args, "--resume", "--checkpoint-interval", "0")
     assert code == 0, err
@@ -685,30 +698,63 @@ async def test_the_states_a_kill_can_leave_while_opening_all_resume(
         assert sorted(os.listdir(tmp_path)) == ["full.csv", "p.csv"], name
 
 
-async def test_a_killed_parquet_export_never_shows_under_its_name(
+async def test_the_states_a_kill_can_leave_while_joining_parquet_all_resume(
     tmp_path: Path, sandbox: Sandbox, gated_sandbox: tuple[Sandbox, PageGate]
 ) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
-    gated, gate = gated_sandbox
-    out = tmp_path / "p.parquet"
-    partial = tmp_path / "p.parquet.flolive-partial"
-    args = [*served_export(gated.url), "-o", str(out)]
-    await gate.open_to(20)
-    proc = await spawn(*args)
-    await gate.until_held(20)
-    await kill(proc)
-    assert sorted(os.listdir(tmp_path)) == [partial.name]  # never under the final name
-    await gate.open_to(math.inf)
-    code, _, err = await arun(*args)  # the partial file is not "an existing output"
+    """The file states a kill can leave while Parquet parts are joined, and
+    between the rename, the checkpoint's removal and the parts' removal, each
+    built on disk from a killed export: each resumes to the same file as an
+    uninterrupted export, and leaves nothing else."""
+    pytest.importorskip("pyarrow")
+    full = tmp_path / "full.parquet"
+    code, _, err = await arun(*served_export(sandbox.url), "-o", str(full))
     assert code == 0, err
-    assert sorted(os.listdir(tmp_path)) == [out.name]
-    assert pq.read_table(out).column("id").to_pylist() == EXPECTED_IDS
-    # A failed --overwrite leaves the complete file as it was.
-    before = out.read_bytes()
-    code, _, err = await arun(*served_export(sandbox.url, 99), "-o", str(out), "--overwrite")
-    assert code == ExitCode.NOT_FOUND, err
-    assert out.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == [out.name]
+    gated, gate = gated_sandbox
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    out = run_dir / "p.parquet"
+    ckpt = checkpoint_of(out)
+    parts = Path(f"{out}.flolive-parts")
+    partial = Path(f"{out}.flolive-partial")
+    args = [*served_export(gated.url), "-o", str(out)]
+    await gate.open_to(98)
+    proc = await spawn(*args, "--checkpoint-interval", "0")
+    await until(lambda: checkpoint_next(out) == 98, proc)
+    await kill(proc)
+    stash = tmp_path / "stash"
+    shutil.copytree(parts, stash)
+    saved = ckpt.read_bytes()
+
+    def killed() -> None:
+        """Back to the killed export's checkpoint and parts."""
+        for path in (out, partial):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(parts, ignore_errors=True)
+        shutil.copytree(stash, parts)
+        ckpt.write_bytes(saved)
+
+    await gate.open_to(math.inf)
+    states: dict[str, Callable[[], object]] = {
+        "killed while joining": lambda: partial.write_bytes(full.read_bytes()[:1000]),
+        "killed after the rename": lambda: out.write_bytes(full.read_bytes()),
+    }
+    for name, make in states.items():
+        killed()
+        make()
+        code, _, err = await arun(*args, "--resume", "-q")
+        assert code == 0, f"{name}: {err}"
+        assert out.read_bytes() == full.read_bytes(), name
+        assert os.listdir(run_dir) == [out.name], name
+    # Killed after the checkpoint went, before the parts did: the export is
+    # complete, and the next --resume clears what it left.
+    killed()
+    ckpt.unlink()
+    out.write_bytes(full.read_bytes())
+    code, _, err = await arun(*args, "--resume")
+    assert code == 0, err
+    assert "nothing to resume" in one_line(err)
+    assert out.read_bytes() == full.read_bytes()
+    assert os.listdir(run_dir) == [out.name]
 
 
 # -- terminals and the sandbox command ----------------------------------------
