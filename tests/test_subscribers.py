@@ -54,6 +54,7 @@ from flolive.sandbox import DataSet, Faults, Sandbox
 from flolive.sandbox.server import PIT_EXPIRED
 
 from .conftest import BASE, FakeSleep
+from .readme import example
 
 DATA = DataSet()
 CUSTOMER_1 = 25_000
@@ -963,3 +964,16 @@ async def test_sandbox_cursor_answer_shape() -> None:
     assert [s["iccid"] for s in answer["content"] + again["content"]] == iccids(2, 4)
     assert same == again  # the same pitId reads the same chunk again
     assert list(answer["content"][0])[:2] == ["subscriberId", "imsiMsisdnPairs"]
+
+
+async def test_readme_subscribers_example_runs() -> None:
+    async with Sandbox() as url:
+        namespace: dict[str, Any] = {"BASE_URL": url, "EID": DATA.eid(1, 0)}
+        exec(example("subscribers"), namespace)
+        await namespace["main"]()
+    assert [s.iccid for s in namespace["sims"]] == iccids(2, CUSTOMER_2)
+    assert namespace["every_sim"] == iccids(1, CUSTOMER_1)
+    assert namespace["one"].subscriber_identifiers.iccid == iccids(2, 1)[0]
+    assert [p.subscriber_identifiers.iccid for p in namespace["profiles"]] == iccids(1, 3)[
+        : len(namespace["profiles"])
+    ]
