@@ -30,6 +30,7 @@ from flolive import (
     CursorIncomplete,
     CursorToken,
     CustomerNotFound,
+    DeadlineExceeded,
     DecodeError,
     FloliveError,
     HTTPStatusError,
@@ -40,6 +41,7 @@ from flolive import (
     Profile,
     RedirectRefused,
     RequestContext,
+    RequestTimeout,
     RetryPolicy,
     ServerError,
     ServiceUnavailable,
@@ -977,3 +979,14 @@ async def test_readme_subscribers_example_runs() -> None:
     assert [p.subscriber_identifiers.iccid for p in namespace["profiles"]] == iccids(1, 3)[
         : len(namespace["profiles"])
     ]
+
+
+async def test_listing_timeout_and_timeout_bound_a_cursor_read() -> None:
+    # The server is slow on purpose: no answer can come within the limits.
+    async with Sandbox(latency=0.5) as url, Client(base_url=url) as client:
+        with pytest.raises(DeadlineExceeded):
+            await client.all_subscribers(2, listing_timeout=0.05).collect()
+        with pytest.raises(RequestTimeout) as info:
+            await client.all_subscribers(2, timeout=0.05, retry=RetryPolicy.disabled()).collect()
+        assert not isinstance(info.value, DeadlineExceeded)
+        assert info.value.method == "POST"

@@ -343,14 +343,17 @@ class DataSet:
         return found
 
     def customer_name(self, customer: int, sub_customer: int = 0) -> str:
+        """The name of a customer (``sub_customer`` 0) or of one of its sub-customers."""
         if sub_customer:
             return f"Sandbox customer {customer} / sub {sub_customer}"
         return f"Sandbox customer {customer}"
 
     def has_imei(self, sub: Subscriber) -> bool:
+        """Whether the subscriber has a device IMEI (1 SIM in 5 has none)."""
         return _has_imei(sub, self._h(sub))
 
     def status(self, sub: Subscriber) -> str:
+        """The subscriber's status (7 in 10 are ``ACTIVE``)."""
         return _status(self._h(sub))
 
     def _identifiers(self, sub: Subscriber, h: int) -> WireIdentifiers:
@@ -391,6 +394,7 @@ class DataSet:
         )
 
     def subscribers(self, customer: int, start: int, stop: int) -> list[WireSubscriber]:
+        """The customer's SIMs ``start`` to ``stop`` (exclusive), in list order."""
         return [self.subscriber(self.sim(customer, i)) for i in range(start, stop)]
 
     def details(self, sub: Subscriber) -> WireDetails:
@@ -434,6 +438,7 @@ class DataSet:
         )
 
     def all_details(self, customer: int, start: int, stop: int) -> list[WireDetails]:
+        """Details of the customer's SIMs ``start`` to ``stop`` (exclusive)."""
         return [self.details(self.sim(customer, i)) for i in range(start, stop)]
 
     # -- eSIM profiles ---------------------------------------------------------
@@ -458,6 +463,8 @@ class DataSet:
         return min(1 + mix(self.seed, 12, first.customer, first.index) % 3, left)
 
     def profiles(self, first: Subscriber, start: int, stop: int) -> list[WireProfile]:
+        """Profiles ``start`` to ``stop`` of the eSIM whose first SIM is ``first``;
+        exactly one of them is active."""
         n = self.profile_count(first)
         active = mix(self.seed, 13, first.customer, first.index) % n
         sims = [self.sim(first.customer, first.index + m) for m in range(n)]
