@@ -11,7 +11,7 @@ import math
 import secrets
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any
@@ -58,7 +58,16 @@ ERROR_STATUS = {
 #: The vendor's bounds of a cursor call's ``size`` and ``pitKeepAlive`` (minutes).
 MAX_CHUNK_SIZE = 10_000
 MAX_KEEP_ALIVE = 30
-FAULT_KINDS = ("global_1001", "rate_limited", "server_error", "unavailable", "drop", "truncate")
+#: The fault kinds of :class:`Faults`, in draw order, with what each one serves.
+FAULT_DESCRIPTIONS = {
+    "global_1001": "GLOBAL_1001 error envelopes (HTTP 503)",
+    "rate_limited": "HTTP 429 with Retry-After",
+    "server_error": "bare HTTP 500",
+    "unavailable": "bare HTTP 503",
+    "drop": "connections closed before any response",
+    "truncate": "bodies cut short of their Content-Length",
+}
+FAULT_KINDS = tuple(FAULT_DESCRIPTIONS)
 
 
 @dataclass(frozen=True)
@@ -204,8 +213,11 @@ class Sandbox:
         host, port: where to listen (``127.0.0.1``, a free port).
         record: keep a log of ``(method, path_qs)`` of every request in ``log``,
             and of ``(pitId, size)`` of every cursor call in ``cursor_log``.
+        before_page: awaited with ``(path, page number)`` before a page of any
+            list (or a cursor chunk) is served; a test holds pages by not
+            returning (``None``).
 
-    Faults, latency, ``fail_pages`` and throttling apply to the subscriber
+    Faults, latency, ``fail_pages``, ``before_page`` and throttling apply to the subscriber
     listings as to the participants; a cursor call's chunk counts as a page
     (chunk ``n`` of a session is page ``page_base + n``).
     """
@@ -232,6 +244,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         record: bool = False,
+        before_page: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
         if page_base not in (0, 1):
             raise ValueError("page_base must be 0 or 1")
@@ -261,6 +274,7 @@ class Sandbox:
         self.host = host
         self.port = port
         self.record = record
+        self.before_page = before_page
         self.log: list[tuple[str, str]] = []
         self.stats = SandboxStats()
         self._attempts: dict[tuple[str, int], int] = {}
@@ -425,6 +439,8 @@ class Sandbox:
 
     async def _paged(self, request: web.Request, total: int, items: Any) -> web.StreamResponse:
         index, size = self._page_args(request)
+        if self.before_page is not None:
+            await self.before_page(request.path, index + self.page_base)
         start = index * size
         content = items(start, min(total, start + size)) if start < total else []
         body = _encoder.encode(
@@ -621,6 +637,8 @@ class Sandbox:
             if found is None or (found.customer, found.details) != (customer, details):
                 return self._error(PIT_EXPIRED)
             found.expires = now + found.ttl
+        if self.before_page is not None:
+            await self.before_page(request.path, offset // args.size + self.page_base)
         total = self.data.subscriber_count(customer)
         stop = min(total, offset + args.size)
         make = self.data.all_details if details else self.data.subscribers
