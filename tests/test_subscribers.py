@@ -536,9 +536,27 @@ async def test_cancelling_the_consumer_cancels_the_read_ahead() -> None:
 
 async def test_max_items_stops_without_asking_for_more() -> None:
     async with Sandbox() as url, Client(base_url=url) as client:
-        got = await client.all_subscribers(1, chunk_size=1000, max_items=2500).collect()
+        first = client.all_subscribers(1, chunk_size=1000, max_items=2500).pages()
+        got = [s async for c in first for s in c.items]
         assert client.stats.requests == 3
-    assert [s.iccid for s in got] == iccids(1, 2500)
+        token = first.position
+        assert token is not None
+        # The read stopped inside chunk 2: its position asks for chunk 2 again
+        # (with the pitId chunk 2 was asked with) and skips what was handed over.
+        assert (token.chunk, token.records_read, token.skip) == (2, 2500, 500)
+        # On a resume, max_items counts from where the read goes on.
+        more = await client.all_subscribers(
+            1, chunk_size=1000, max_items=1200, resume=token
+        ).collect()
+        assert client.stats.requests == 3 + 2
+        # A chunk handed over whole before the resume is skipped whole.
+        whole = msgspec.structs.replace(token, skip=1000, records_read=3000)
+        after = await client.all_subscribers(
+            1, chunk_size=1000, max_items=10, resume=whole
+        ).collect()
+        assert client.stats.requests == 5 + 2
+    assert [s.iccid for s in got + more] == iccids(1, 3700)
+    assert [s.iccid for s in after] == iccids(1, 3010)[3000:]
 
 
 async def test_details_cursor_matches_the_details_endpoint() -> None:
@@ -746,6 +764,7 @@ async def test_cursor_arguments_are_checked_at_the_call() -> None:
             {"max_items": 0},
             {"on_list_change": "shout"},
             {"timeout": -1},
+            {"max_response_size": 0},
         ):
             with pytest.raises(ValueError, match=next(iter(bad))):
                 c.all_subscribers(1, **bad)

@@ -105,6 +105,8 @@ class CursorToken(msgspec.Struct, frozen=True, kw_only=True):
         chunk: the number of the next chunk.
         records_read: records handed over before the next chunk.
         total: ``totalRecordAmount`` as last reported, or ``None``.
+        skip: records of the next chunk already handed over (a read stopped
+            by ``max_items`` inside a chunk asks for that chunk again).
     """
 
     path: str
@@ -112,6 +114,7 @@ class CursorToken(msgspec.Struct, frozen=True, kw_only=True):
     chunk: int
     records_read: int
     total: int | None = None
+    skip: int = 0
 
 
 class _ChunkStream(Generic[T]):
@@ -131,6 +134,8 @@ class _ChunkStream(Generic[T]):
         self._broken: FloliveError | None = None
         #: Per-read state, read through the iterators.
         self.items_read = start.records_read if start else 0
+        self._skip = start.skip if start else 0
+        self._first = self.items_read  # where this read started counting
         self.total_elements = start.total if start else None
         self.pages_read = 0
         self.position = start
@@ -140,55 +145,77 @@ class _ChunkStream(Generic[T]):
     async def next(self) -> Chunk[T] | None:
         if self._closed:
             raise RuntimeError("this read was closed by cursor.aclose()")
-        if self._broken is not None:
-            self._done = True
-            broken, self._broken = self._broken, None
-            raise broken
-        if self._done:
-            return None
         if not self._started:
             self._started = True
             timeout = self._cursor.listing_timeout
             if timeout is not None:
                 self._deadline = asyncio.get_running_loop().time() + timeout
-        number = self._number
-        task, self._task = self._task, None
-        try:
-            env = await (task if task is not None else self._get(self._pit_id, number))
-        except BaseException:
-            self._done = True
-            raise
-        return self._took(env, number)
+        while True:
+            if self._broken is not None:
+                self._done = True
+                broken, self._broken = self._broken, None
+                raise broken
+            if self._done:
+                return None
+            number = self._number
+            task, self._task = self._task, None
+            try:
+                env = await (task if task is not None else self._get(self._pit_id, number))
+            except BaseException:
+                self._done = True
+                raise
+            chunk = self._took(env, number)
+            if chunk is not None:
+                return chunk
+            # The read ended, or every record of this chunk had been handed
+            # over before a resume: then on to the next chunk.
 
     def _took(self, env: CursorEnvelope[T], number: int) -> Chunk[T] | None:
         cursor = self._cursor
-        items = env.content
-        assert isinstance(items, list)  # the codec refuses anything else
+        records = env.content
+        assert isinstance(records, list)  # the codec refuses anything else
         if env.total_record_amount is not None:
             self.total_elements = env.total_record_amount
         total = self.total_elements
-        if not items:
+        if not records:
             self._done = True
             if total is not None and self.items_read < total:
                 self._incomplete(total)
             return None
-        pit_id = env.pit_id or ""
+        asked_with, pit_id = self._pit_id, env.pit_id or ""
+        skipped, self._skip = self._skip, 0
+        items = records[skipped:] if skipped else records
+        trimmed = False
         wanted = cursor.max_items
-        if wanted is not None and self.items_read + len(items) >= wanted:
-            items = items[: wanted - self.items_read]
-            self._done = True
+        if wanted is not None:
+            left = wanted - (self.items_read - self._first)
+            if len(items) >= left:
+                trimmed = len(items) > left
+                items = items[:left]
+                self._done = True
         self.items_read += len(items)
-        self.pages_read += 1
         if total is not None and self.items_read >= total:
             self._done = True
         self._pit_id, self._number = pit_id, number + 1
-        self.position = CursorToken(
-            path=cursor.path,
-            pit_id=pit_id,
-            chunk=number + 1,
-            records_read=self.items_read,
-            total=total,
-        )
+        if trimmed:
+            # The read stops inside this chunk: a resume asks for this chunk
+            # again and skips the records handed over.
+            self.position = CursorToken(
+                path=cursor.path,
+                pit_id=asked_with,
+                chunk=number,
+                records_read=self.items_read,
+                total=total,
+                skip=skipped + len(items),
+            )
+        else:
+            self.position = CursorToken(
+                path=cursor.path,
+                pit_id=pit_id,
+                chunk=number + 1,
+                records_read=self.items_read,
+                total=total,
+            )
         if not self._done:
             if not pit_id:
                 # This chunk is good; the read just cannot go on after it.
@@ -199,6 +226,9 @@ class _ChunkStream(Generic[T]):
                 )
             elif cursor.read_ahead:
                 self._task = asyncio.create_task(self._get(pit_id, number + 1))
+        if not items:
+            return None
+        self.pages_read += 1
         return Chunk(
             items=items,
             number=number,
@@ -345,7 +375,8 @@ class AsyncCursor(AsyncClosing, Generic[T]):
         chunk_size: records asked for per call (``size``).
         keep_alive: minutes the session lives (``pitKeepAlive``).
         resume: the :class:`CursorToken` a read starts from, or ``None``.
-        max_items: most records to read, or ``None`` for all.
+        max_items: most records one read hands over (counted from its start,
+            also on a resume), or ``None`` for all.
         read_ahead: request the next chunk while the consumer handles this one.
         on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"`` when a read
             ends short of ``totalRecordAmount``.
@@ -372,6 +403,8 @@ class AsyncCursor(AsyncClosing, Generic[T]):
                 raise ValueError(f"this resume token is for {resume.path}, not {path}")
         if max_items is not None and (isinstance(max_items, bool) or max_items < 1):
             raise ValueError("max_items must be >= 1")
+        if not isinstance(read_ahead, bool):
+            raise TypeError(f"read_ahead must be a bool, got {read_ahead!r}")
         if on_list_change not in ("warn", "raise", "ignore"):
             raise ValueError("on_list_change must be 'warn', 'raise' or 'ignore'")
         self._fetch = fetch
