@@ -7,12 +7,32 @@ requests; no repr, log line or exception carries them.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
+
+from .errors import InvalidCredentials, RequestContext
 
 TokenProvider = Callable[[], Awaitable[str]]
 """An async callable returning a bearer token; called before every request."""
 
 LoginFunc = Callable[[str, str], Awaitable[str]]
+
+# C0 controls and DEL: CR/LF would split the header, NUL truncate it; none
+# belongs in a bearer token. aiohttp would raise a bare ValueError, mid-request.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_token(token: str, context: RequestContext | None = None) -> str:
+    """``token`` if it can be sent in a header, else :class:`InvalidCredentials`
+    (whose message never shows the token)."""
+    if not isinstance(token, str) or not token:
+        raise InvalidCredentials("the token is empty or not a string", context=context)
+    if _CONTROL.search(token):
+        raise InvalidCredentials(
+            "the token holds a control character (CR, LF, NUL, ...); refused before sending",
+            context=context,
+        )
+    return token
 
 
 class Auth:
@@ -36,7 +56,7 @@ class StaticToken(Auth):
     kind = "token"
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._token = check_token(token)
 
     async def token(self) -> str | None:
         return self._token

@@ -27,7 +27,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
-from .errors import ListChanged, ListChangedWarning, PageMismatch
+from .errors import (
+    ListChanged,
+    ListChangedWarning,
+    ListIncomplete,
+    PageMismatch,
+    RequestContext,
+    incomplete_message,
+)
 from .models import Page
 
 __all__ = ["AsyncPager", "OnListChange"]
@@ -54,6 +61,10 @@ class _PageStream(Generic[T]):
         self._scheduled = pager.start_page
         self._tasks: dict[int, asyncio.Task[Page[T]]] = {}
         self._total_elements: int | None = None
+        self._latest_total = 0
+        self._read = 0  # items this pass handed over
+        self._before = 0  # items the pages before start_page hold (known after page one)
+        self._finished = False
         self._drift_reported = False
         self._deadline: float | None = None
         self._closed = False
@@ -73,19 +84,66 @@ class _PageStream(Generic[T]):
             self._pager.total_pages = page.total_pages
             self._pager.total_elements = page.total_elements
             self._pager.page_size_used = self._size
+            self._before = (number - self._pager.page_base) * self._size
             self._last = max(number, self._end_of(page))
             self._next = number + 1
+            self._took(page, number)
             self._schedule()  # fan out now, while the consumer reads this page
             return page
         if number > self._last:
+            self._finish()
             return None
         task = self._tasks.pop(number)
         page = await task
         self._check_echo(page, number)
         self._check_drift(page, number)
         self._next = number + 1
+        self._took(page, number)
         self._schedule()
         return page
+
+    def _took(self, page: Page[T], number: int) -> None:
+        self._read += len(page.items)
+        self._latest_total = page.total_elements
+        if not page.items and self._before + self._read >= page.total_elements:
+            # Everything the server counted has been read and pages come back
+            # empty: the list ends here, whatever totalPages claims (a server
+            # saying 10**9 pages for 3 items would otherwise be read forever).
+            # An empty page *before* that never ends a list: pages may be
+            # empty while the list is being changed.
+            self._end_at(number)
+
+    def _end_at(self, number: int) -> None:
+        self._last = number if self._last is None else min(self._last, number)
+        for n, t in self._tasks.items():
+            if n > number:
+                t.cancel()
+
+    def _finish(self) -> None:
+        """A pass that read to the end of the list: check it got all of it."""
+        if self._finished:
+            return
+        self._finished = True
+        pager = self._pager
+        full = pager.start_page == pager.page_base and (
+            self._cap is None or (self._last is not None and self._last < self._cap)
+        )
+        if not full or self._read >= self._latest_total or pager.on_list_change == "ignore":
+            return
+        if pager.on_list_change == "raise":
+            raise ListIncomplete(
+                self._latest_total,
+                self._read,
+                pager.page_base,
+                context=RequestContext("GET", pager.path),
+            )
+        warnings.warn(
+            ListChangedWarning(
+                f"{pager.path}: "
+                + incomplete_message(self._latest_total, self._read, pager.page_base)
+            ),
+            stacklevel=4,
+        )
 
     def _end_of(self, page: Page[T]) -> int:
         last = self._pager.page_base + page.total_pages - 1
@@ -106,10 +164,7 @@ class _PageStream(Generic[T]):
         if task.cancelled() or task.exception() is None or self._closed:
             return
         # A failed page ends the listing there: fetches after it are wasted.
-        self._last = failed if self._last is None else min(self._last, failed)
-        for n, t in self._tasks.items():
-            if n > failed:
-                t.cancel()
+        self._end_at(failed)
 
     def _check_echo(self, page: Page[T], number: int) -> None:
         if page.number != number:
@@ -117,8 +172,7 @@ class _PageStream(Generic[T]):
                 number,
                 page.number,
                 self._pager.page_base,
-                method="GET",
-                path=self._pager.path,
+                context=RequestContext("GET", self._pager.path, number),
             )
 
     def _check_drift(self, page: Page[T], number: int) -> None:
@@ -129,9 +183,7 @@ class _PageStream(Generic[T]):
             raise ListChanged(
                 self._total_elements or 0,
                 page.total_elements,
-                method="GET",
-                path=self._pager.path,
-                page=number,
+                context=RequestContext("GET", self._pager.path, number),
             )
         if mode == "warn" and not self._drift_reported:
             self._drift_reported = True
