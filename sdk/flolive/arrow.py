@@ -121,9 +121,7 @@ class _Converter:
     def __init__(self, item_type: type[Any]) -> None:
         info = mi.type_info(item_type)
         if not isinstance(info, mi.StructType):
-            raise TypeError(
-                f"Arrow batches need a msgspec.Struct item type, got {item_type!r}"
-            )
+            raise TypeError(f"Arrow batches need a msgspec.Struct item type, got {item_type!r}")
         fields = []
         columns: list[tuple[Callable[[Any], Any], _Column]] = []
         for f in info.fields:
@@ -139,9 +137,14 @@ class _Converter:
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
-@functools.cache
+_converters: dict[Any, _Converter] = {}
+
+
 def _converter(item_type: type[Any]) -> _Converter:
-    return _Converter(item_type)
+    conv = _converters.get(item_type)
+    if conv is None:
+        conv = _converters[item_type] = _Converter(item_type)
+    return conv
 
 
 def schema_for(item_type: type[Any]) -> Schema:

@@ -20,6 +20,7 @@ from yarl import URL
 
 from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
 from ._codec import codec_for
+from ._source import ListSource
 from ._transport import ClientStats, Sleep, Transport
 from ._version import __version__
 from .errors import ClientNotOpenError, DecodeError, RequestContext
@@ -438,6 +439,7 @@ class Client:
             listing_timeout=_seconds_or_none(
                 "listing_timeout", options.get("listing_timeout", self.listing_timeout)
             ),
+            source=ListSource.of(self, path, item_type, base_params, options),
         )
 
     async def get_items(

@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
+from ._source import ListSource
 from .errors import (
     ListChanged,
     ListChangedWarning,
@@ -244,6 +245,9 @@ class AsyncPager(Generic[T]):
         total_pages: ``totalPages`` as last reported, once a page was read.
         total_elements: ``totalElements`` as last reported, once a page was read.
         page_size_used: page size the server echoed on the first page.
+        source: what is listed, without secrets (a
+            :class:`~flolive._source.ListSource`; ``None`` for a pager not
+            made by a Client); used by :meth:`arrow` and :meth:`plan`.
     """
 
     def __init__(
@@ -258,6 +262,7 @@ class AsyncPager(Generic[T]):
         prefetch: int,
         on_list_change: OnListChange = "warn",
         listing_timeout: float | None = None,
+        source: ListSource | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -287,6 +292,7 @@ class AsyncPager(Generic[T]):
         # weak references before the loop's finalizer closes it, so a pager
         # holding generators could not close them in __aexit__.
         self._open: set[_PageStream[T]] = set()
+        self.source = source
 
     def __repr__(self) -> str:
         return (
@@ -353,3 +359,28 @@ class AsyncPager(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    # -- pipelines (flolive.arrow, flolive.dask): imported on use, so pyarrow
+    # and dask stay out of the core's imports.
+
+    def arrow(self) -> AsyncIterator[Any]:
+        """Iterate one :class:`pyarrow.RecordBatch` per page (needs the ``arrow`` extra).
+
+        Pages come in order, fetched concurrently as for :meth:`pages`, with
+        the same ``start_page`` resume and cleanup. Schemas: :mod:`flolive.arrow`.
+        """
+        from .arrow import arrow_batches
+
+        if self.source is None:
+            raise ValueError("arrow() needs the item type: use a pager made by a Client")
+        return arrow_batches(self.pages(), self.source.item_type)
+
+    async def plan(self, pages_per_part: int = 50) -> list[Any]:
+        """Split this listing into picklable :class:`flolive.dask.Part` s of
+        ``pages_per_part`` pages (default 50), reading the first page once.
+
+        Parts carry no secret; read one anywhere with :func:`flolive.dask.read_part`.
+        """
+        from .dask import plan_parts
+
+        return await plan_parts(self, pages_per_part)
