@@ -34,6 +34,9 @@ PARTICIPANTS = re.compile(r"^http://api\.test/api/v2/customer/1/campaign/2/parti
 
 
 def client(fake_sleep: FakeSleep, **kw: object) -> Client:
+    # No speculative first window: these tests count the requests a failure
+    # costs; test_pagination.py covers speculation.
+    kw.setdefault("speculate", 0)
     return Client(base_url=BASE, token="tok-123", sleep=fake_sleep, **kw)  # type: ignore[arg-type]
 
 
@@ -248,7 +251,9 @@ async def test_per_call_retry_override(mocked: aioresponses, fake_sleep: FakeSle
 
 async def test_post_is_never_retried(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
     mocked.post(f"{BASE}/api/v2/auth/token", status=503, body=b"", repeat=True)
-    async with Client(base_url=BASE, username="u", password="pw-secret", sleep=fake_sleep) as c:
+    async with Client(
+        base_url=BASE, username="u", password="pw-secret", sleep=fake_sleep, speculate=0
+    ) as c:
         with pytest.raises(ServerError) as info:
             await collect_ids(c)
         assert c.stats.requests == 1

@@ -47,6 +47,7 @@ class ListSource:
         path: str,
         item_type: type[Any],
         params: Mapping[str, str | int],
+        page_base: int,
         options: Mapping[str, Any],
     ) -> ListSource:
         """The source of ``client.paginate(path, item_type, params=..., **options)``."""
@@ -54,7 +55,8 @@ class ListSource:
         settings: dict[str, Any] = {
             "max_concurrency": client.max_concurrency,
             "adaptive_concurrency": client.adaptive_concurrency,
-            "page_base": options.get("page_base", client.page_base),
+            "page_base": page_base,
+            "speculate": options.get("speculate", client.speculate),
             "timeout": options.get("timeout", client.timeout),
             "retry": options.get("retry", client.retry),
             "max_response_size": options.get("max_response_size", client.max_response_size),

@@ -13,7 +13,6 @@ from typing import TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
-import anyio
 import msgspec
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
@@ -25,7 +24,7 @@ from ._transport import ClientStats, Sleep, Transport
 from ._version import __version__
 from .errors import ClientNotOpenError, DecodeError, RequestContext
 from .models import Campaign, Label, Page, Participant, SubscriberIdType
-from .pagination import AsyncPager, OnListChange
+from .pagination import AsyncPager, OnListChange, OnPage, ResumeToken
 from .retry import RetryPolicy
 
 __all__ = ["Client", "ListOptions"]
@@ -43,9 +42,18 @@ class ListOptions(TypedDict, total=False):
     Keys:
         page_size: items per page asked of the server.
         page_base: number of the server's first page (0 or 1).
-        start_page: API page number to start at (resume with ``err.page``).
+        start_page: API page number to start at.
+        resume: a :class:`~flolive.ResumeToken` from ``err.resume``: start at
+            the failed page, with the page size and base that pass used.
         max_pages: most pages to read.
+        max_items: most items to read (``page_size`` is per page, not a total);
+            the last page is trimmed and no page is requested that could not
+            be needed.
         prefetch: most pages fetched or held ahead of the consumer.
+        speculate: pages requested together with the first page, before
+            ``totalPages`` is known (0 turns it off).
+        on_page: called with each :class:`~flolive.Page` as it is handed
+            over, in page order (progress bars, logs).
         timeout: seconds per request (``None`` for none).
         listing_timeout: seconds for the whole pass (``None`` for none).
         retry: the :class:`~flolive.RetryPolicy` for these requests.
@@ -56,8 +64,12 @@ class ListOptions(TypedDict, total=False):
     page_size: int
     page_base: int
     start_page: int
+    resume: ResumeToken
     max_pages: int
+    max_items: int
     prefetch: int
+    speculate: int
+    on_page: OnPage
     timeout: float | None
     listing_timeout: float | None
     retry: RetryPolicy
@@ -164,6 +176,9 @@ class Client:
         page_base: number of the server's first page, 0 or 1 (default 0).
         prefetch: most pages fetched or held ahead of a listing's consumer
             (default ``2 * max_concurrency``); bounds memory.
+        speculate: pages a listing requests together with its first page,
+            before it knows how many there are (default 3, so a one-page list
+            costs at most 4 requests; off with ``adaptive_concurrency``).
         timeout: seconds for one request, from when it gets its concurrency
             slot to the end of its body (default 30; ``None`` for none).
         max_response_size: most bytes one response body may have, counted
@@ -186,7 +201,7 @@ class Client:
             leaves it open. Size its connector's ``limit`` at least
             ``max_concurrency``.
         sleep: the async sleep used for backoff and pauses (default
-            :func:`anyio.sleep`); tests inject a fake one.
+            :func:`asyncio.sleep`); tests inject a fake one.
     """
 
     def __init__(
@@ -202,6 +217,7 @@ class Client:
         page_size: int = 100,
         page_base: int = 0,
         prefetch: int | None = None,
+        speculate: int = 3,
         timeout: float | None = 30.0,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         listing_timeout: float | None = None,
@@ -229,6 +245,10 @@ class Client:
             raise ValueError("page_base must be 0 or 1")
         self.page_base = page_base
         self.prefetch = _positive_int("prefetch", prefetch or 2 * max_concurrency)
+        if isinstance(speculate, bool) or not isinstance(speculate, int) or speculate < 0:
+            raise ValueError(f"speculate must be an int >= 0, got {speculate!r}")
+        # Speculative requests are exactly what an adaptive limit backs off from.
+        self.speculate = 0 if adaptive_concurrency else speculate
         self.timeout = _seconds_or_none("timeout", timeout)
         self.max_response_size = _positive_int("max_response_size", max_response_size)
         self.listing_timeout = _seconds_or_none("listing_timeout", listing_timeout)
@@ -239,7 +259,7 @@ class Client:
         self._ssl = ssl
         self._own_session = session is None
         self._session = session
-        self._sleep: Sleep = sleep or anyio.sleep
+        self._sleep: Sleep = sleep or asyncio.sleep
         self._headers = _check_headers(
             {
                 "User-Agent": user_agent or DEFAULT_USER_AGENT,
@@ -427,19 +447,35 @@ class Client:
                 max_response_size=max_size,
             )
 
+        page_size = options.get("page_size", self.page_size)
+        page_base = options.get("page_base", self.page_base)
+        start_page = options.get("start_page")
+        resume = options.get("resume")
+        if resume is not None:
+            if not isinstance(resume, ResumeToken):
+                raise TypeError(f"resume must be a ResumeToken (err.resume), got {resume!r}")
+            if resume.path != path:
+                raise ValueError(f"this resume token is for {resume.path}, not {path}")
+            clash = {"page_size", "page_base", "start_page"} & options.keys()
+            if clash:
+                raise ValueError(f"give resume or {', '.join(sorted(clash))}, not both")
+            page_size, page_base, start_page = resume.page_size, resume.page_base, resume.page
         return AsyncPager(
             fetch,
             path=path,
-            page_size=options.get("page_size", self.page_size),
-            page_base=options.get("page_base", self.page_base),
-            start_page=options.get("start_page"),
+            page_size=page_size,
+            page_base=page_base,
+            start_page=start_page,
             max_pages=options.get("max_pages"),
+            max_items=options.get("max_items"),
             prefetch=options.get("prefetch", self.prefetch),
+            speculate=0 if self.adaptive_concurrency else options.get("speculate", self.speculate),
             on_list_change=options.get("on_list_change", self.on_list_change),
+            on_page=options.get("on_page"),
             listing_timeout=_seconds_or_none(
                 "listing_timeout", options.get("listing_timeout", self.listing_timeout)
             ),
-            source=ListSource.of(self, path, item_type, base_params, options),
+            source=ListSource.of(self, path, item_type, base_params, page_base, options),
         )
 
     async def get_items(

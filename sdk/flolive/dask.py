@@ -148,6 +148,8 @@ async def plan_parts(pager: AsyncPager[Any], pages_per_part: int) -> list[Part]:
         raise ValueError(f"pages_per_part must be a positive int, got {pages_per_part!r}")
     if pages_per_part < 1:
         raise ValueError(f"pages_per_part must be a positive int, got {pages_per_part!r}")
+    if pager.max_items is not None:
+        raise ValueError("plan() splits whole pages: limit it with max_pages, not max_items")
     source = pager.source
     if source is None:
         raise ValueError("plan() needs the listing's source: use a pager made by a Client")

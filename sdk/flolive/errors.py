@@ -29,6 +29,10 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pagination import ResumeToken
 
 __all__ = [
     "APIError",
@@ -98,7 +102,12 @@ class FloliveError(Exception):
         method: HTTP method of the failed request, or ``None``.
         path: URL path of the failed request (no query string, no host), or ``None``.
         page: API page number the error happened on while listing, else ``None``.
+        resume: on an error raised while listing, the
+            :class:`~flolive.ResumeToken` to go on from (``resume=err.resume``),
+            else ``None``.
     """
+
+    resume: ResumeToken | None = None
 
     def __init__(self, detail: str, *, context: RequestContext | None = None) -> None:
         super().__init__(detail)
