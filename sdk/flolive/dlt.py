@@ -171,7 +171,7 @@ def flolive_source(
         async with limit:
             try:
                 return await c.subscriber_labels(
-                    "iccid", iccid, page_size=_LABELS_PAGE_SIZE
+                    "iccid", iccid, page_size=_LABELS_PAGE_SIZE, speculate=0
                 ).collect()
             except (LabelsUnavailable, SubscriberNotFound) as exc:
                 log.warning("labels of iccid %s skipped: %s", iccid, exc)
