@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,14 @@ SIZES = {1: 988, 2: 1010, 3: 0}
 
 
 @pytest.fixture
-def dlt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def dlt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """dlt with every directory it writes (data, project, pipelines) under tmp_path,
     and no telemetry."""
     for name in ("DLT_DATA_DIR", "DLT_PROJECT_DIR"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.delenv("SOURCES__FLOLIVE__TOKEN", raising=False)
-    yield tmp_path
+    return tmp_path
 
 
 def _pipeline(home: Path, name: str = "flolive_test") -> Any:
