@@ -284,6 +284,8 @@ class Transport:
                 if delay is None or (deadline is not None and loop.time() + delay >= deadline):
                     raise
                 self.stats.retries += 1
+                if policy.on_retry is not None:
+                    policy.on_retry(exc, attempt, delay)
                 logger.debug(
                     "retry %d of %d in %.2f s: %s: %s",
                     attempt,

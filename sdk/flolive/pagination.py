@@ -34,7 +34,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+)
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
@@ -424,13 +431,23 @@ class ItemIterator(_PassIterator[T]):
 
     def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
         super().__init__(pager, stream)
-        self._gen = pager._run_items(stream)
+        # Pages come from the same generator as PageIterator's, so dropping
+        # this iterator (a `break`) lets the event loop's finalizer close it.
+        self._pages = pager._run(stream)
+        self._it: Iterator[T] = iter(())
 
     def __aiter__(self) -> ItemIterator[T]:
         return self
 
-    def __anext__(self) -> Awaitable[T]:
-        return self._gen.__anext__()
+    async def __anext__(self) -> T:
+        # Items of the page in hand first: no generator step per item.
+        for item in self._it:
+            return item
+        while True:
+            page = await self._pages.__anext__()
+            self._it = iter(page.items)
+            for item in self._it:
+                return item
 
     async def __aenter__(self) -> ItemIterator[T]:
         return self
@@ -583,14 +600,6 @@ class AsyncPager(Generic[T]):
         try:
             while (page := await stream.next()) is not None:
                 yield page
-        finally:
-            await self._close(stream)
-
-    async def _run_items(self, stream: _PageStream[T]) -> AsyncGenerator[T, None]:
-        try:
-            while (page := await stream.next()) is not None:
-                for item in page.items:
-                    yield item
         finally:
             await self._close(stream)
 
