@@ -25,7 +25,9 @@ from aiohttp import web  # noqa: E402
 import flolive.dask as fd  # noqa: E402
 from flolive import CampaignNotFound, Client, ListChanged  # noqa: E402
 from flolive.arrow import PARTICIPANT_SCHEMA  # noqa: E402
-from flolive.sandbox import Faults, Sandbox  # noqa: E402
+from flolive.sandbox import DataSet, Faults, Sandbox  # noqa: E402
+
+from .readme import example  # noqa: E402
 
 TOKEN = "tok-dask-5b0c9e21-never-pickled"
 FIRST_ID = 1_030_247
@@ -239,6 +241,24 @@ def test_a_worker_killed_mid_job_still_gives_every_id_exactly_once(
     ids = pq.read_table(out).column("id").to_pylist()
     assert ids == _ids(total)  # every id once, in list order
     assert server.call(lambda: gate.seen) > 1 + total // size  # pages were read again
+
+
+def test_the_readme_examples_write_parquet_and_duckdb_reads_it(
+    threaded_sandbox: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server = threaded_sandbox(token=TOKEN)
+    monkeypatch.setenv("FLOLIVE_TOKEN", TOKEN)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"BASE_URL": server.url}
+    exec(example("dask-parquet"), namespace)
+    assert namespace["rows"] == 988
+    assert sorted(os.listdir(tmp_path / "participants")) == [
+        f"part.{i:06d}.parquet" for i in range(4)
+    ]
+    pytest.importorskip("duckdb")
+    exec(example("duckdb-parquet"), namespace)
+    statuses = [p.status for p in DataSet().participants(1, 1, 0, 988)]
+    assert namespace["by_status"] == sorted((s, statuses.count(s)) for s in set(statuses))
 
 
 def test_without_dask_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

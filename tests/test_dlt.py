@@ -20,6 +20,8 @@ from flolive.dlt import flolive_source  # noqa: E402
 from flolive.sandbox import DataSet  # noqa: E402
 from flolive.sandbox.data import Subscriber  # noqa: E402
 
+from .readme import example  # noqa: E402
+
 TOKEN = "tok-3f9a1c77e2-not-for-files"
 SIZES = {1: 988, 2: 1010, 3: 0}
 
@@ -147,3 +149,20 @@ def test_without_dlt_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delitem(sys.modules, "flolive.dlt")
     with pytest.raises(ImportError, match=r"pip install 'flolive-sdk\[dlt\]'"):
         importlib.import_module("flolive.dlt")
+
+
+def test_the_readme_example_loads_campaigns_participants_and_labels(
+    threaded_sandbox: Callable[..., Any], dlt_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = threaded_sandbox(token=TOKEN)  # the default data: campaign 1 (988), 5 (25)
+    monkeypatch.setenv("SOURCES__FLOLIVE__TOKEN", TOKEN)
+    monkeypatch.chdir(dlt_home)  # destination="duckdb" writes beside the script
+    namespace: dict[str, Any] = {"BASE_URL": server.url}
+    exec(example("dlt-duckdb"), namespace)
+    assert namespace["participants"] == 988 + 25
+    data = DataSet()
+    subs = [Subscriber(1, 1, i) for i in range(988)] + [Subscriber(1, 5, i) for i in range(25)]
+    counts = _counts(namespace["pipeline"], "campaigns", "labels")
+    assert counts == {"campaigns": 2, "labels": sum(map(data.label_count, subs))}
+    assert (dlt_home / "flolive_to_duckdb.duckdb").is_file()
+    assert _files_holding(dlt_home, TOKEN) == []
