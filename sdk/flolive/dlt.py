@@ -170,6 +170,8 @@ def flolive_source(
     async def labels_of(c: Client, limit: asyncio.Semaphore, iccid: str) -> list[Label]:
         async with limit:
             try:
+                # A subscriber has a few labels: one page. Speculative
+                # requests for pages 1-3 would be wasted on nearly every one.
                 return await c.subscriber_labels(
                     "iccid", iccid, page_size=_LABELS_PAGE_SIZE, speculate=0
                 ).collect()
@@ -189,8 +191,16 @@ def flolive_source(
         iccids: list[str] = participant_table.column("iccid").to_pylist()
         loop = asyncio.get_running_loop()
         limit = limits.setdefault(loop, asyncio.Semaphore(max_concurrency))
-        async with client() as c, asyncio.TaskGroup() as group:
-            tasks = [group.create_task(labels_of(c, limit, i)) for i in iccids]
-        return _labels_table(iccids, [t.result() for t in tasks])
+        async with client() as c:
+            tasks = [asyncio.create_task(labels_of(c, limit, i)) for i in iccids]
+            try:
+                # The first error fails the page as itself (a TaskGroup would
+                # wrap it in an ExceptionGroup); the other look-ups are cancelled.
+                found = await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        return _labels_table(iccids, found)
 
     return campaigns, participants, labels
