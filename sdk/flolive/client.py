@@ -10,7 +10,6 @@ import math
 import os
 import ssl as _ssl
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
+from ._closing import AsyncClosing
 from ._codec import codec_for
 from ._source import ListSource
 from ._transport import ClientStats, Sleep, Transport
@@ -225,7 +225,7 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return dict(headers)
 
 
-class Client:
+class Client(AsyncClosing):
     """Async client of the floLIVE API v2. Use it as ``async with Client(...)``.
 
     One client owns one :class:`aiohttp.ClientSession` (or borrows yours), one
@@ -473,14 +473,6 @@ class Client:
         )
         self._state = ClientState.OPEN
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the client (and its session, if it created it). Idempotent.

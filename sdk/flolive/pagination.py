@@ -42,11 +42,11 @@ from collections.abc import (
     Coroutine,
     Iterator,
 )
-from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from ._closing import AsyncClosing
 from ._source import ListSource
 from .errors import (
     FloliveError,
@@ -354,7 +354,7 @@ class _PageStream(Generic[T]):
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class _PassIterator(Generic[T]):
+class _PassIterator(AsyncClosing, Generic[T]):
     """What both iterators share: the per-pass state and closing."""
 
     def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
@@ -390,17 +390,6 @@ class _PassIterator(Generic[T]):
         """Stop this pass and cancel its fetches. Idempotent."""
         await self._pager._close(self._stream)
 
-    async def __aenter__(self) -> _PassIterator[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 class PageIterator(_PassIterator[T]):
     """One pass over a listing, page by page; returned by :meth:`AsyncPager.pages`.
@@ -420,9 +409,6 @@ class PageIterator(_PassIterator[T]):
 
     def __anext__(self) -> Awaitable[Page[T]]:
         return self._gen.__anext__()
-
-    async def __aenter__(self) -> PageIterator[T]:
-        return self
 
 
 class ItemIterator(_PassIterator[T]):
@@ -449,11 +435,8 @@ class ItemIterator(_PassIterator[T]):
             for item in self._it:
                 return item
 
-    async def __aenter__(self) -> ItemIterator[T]:
-        return self
 
-
-class AsyncPager(Generic[T]):
+class AsyncPager(AsyncClosing, Generic[T]):
     """A lazy listing: iterate it for items, or :meth:`pages` for pages.
 
     Nothing is fetched until iteration starts; each iteration is a fresh pass,
@@ -607,17 +590,6 @@ class AsyncPager(Generic[T]):
         """Stop every pass of this pager still open and cancel its fetches."""
         for stream in list(self._open):
             await self._close(stream)
-
-    async def __aenter__(self) -> AsyncPager[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- pipelines (flolive.arrow, flolive.dask): imported on use, so pyarrow
     # and dask stay out of the core's imports.
