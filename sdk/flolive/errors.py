@@ -49,6 +49,7 @@ __all__ = [
     "ListChanged",
     "ListChangedWarning",
     "ListIncomplete",
+    "ListIncompleteWarning",
     "PageMismatch",
     "RateLimited",
     "RedirectRefused",
@@ -475,3 +476,8 @@ def incomplete_message(expected: int, received: int, page_base: int) -> str:
 
 class ListChangedWarning(UserWarning):
     """Warned (by default) when a list changes while it is read; see :class:`ListChanged`."""
+
+
+class ListIncompleteWarning(ListChangedWarning):
+    """Warned (by default) when a full pass ends with fewer items than
+    ``totalElements``; see :class:`ListIncomplete`."""

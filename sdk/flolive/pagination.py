@@ -53,6 +53,7 @@ from .errors import (
     ListChanged,
     ListChangedWarning,
     ListIncomplete,
+    ListIncompleteWarning,
     PageMismatch,
     RequestContext,
     incomplete_message,
@@ -334,7 +335,7 @@ class _PageStream(Generic[T]):
             )
         if pager.on_list_change == "warn":
             warnings.warn(
-                ListChangedWarning(
+                ListIncompleteWarning(
                     f"{pager.path}: "
                     + incomplete_message(expected, self.items_read, pager.page_base)
                 ),

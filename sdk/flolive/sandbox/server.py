@@ -8,7 +8,7 @@ import itertools
 import math
 import secrets
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any
@@ -35,7 +35,16 @@ ERROR_STATUS = {
     "SUBSCRIBER_1002": 404,
     "SUBSCRIBER_1029": 500,
 }
-FAULT_KINDS = ("global_1001", "rate_limited", "server_error", "unavailable", "drop", "truncate")
+#: The fault kinds of :class:`Faults`, in draw order, with what each one serves.
+FAULT_DESCRIPTIONS = {
+    "global_1001": "GLOBAL_1001 error envelopes (HTTP 503)",
+    "rate_limited": "HTTP 429 with Retry-After",
+    "server_error": "bare HTTP 500",
+    "unavailable": "bare HTTP 503",
+    "drop": "connections closed before any response",
+    "truncate": "bodies cut short of their Content-Length",
+}
+FAULT_KINDS = tuple(FAULT_DESCRIPTIONS)
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,8 @@ class Sandbox:
             instead of its natural one (e.g. 200, as some deployments do).
         host, port: where to listen (``127.0.0.1``, a free port).
         record: keep a log of ``(method, path_qs)`` of every request in ``log``.
+        before_page: awaited with ``(path, page number)`` before a page of any
+            list is served; a test holds pages by not returning (``None``).
     """
 
     def __init__(
@@ -166,6 +177,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         record: bool = False,
+        before_page: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
         if page_base not in (0, 1):
             raise ValueError("page_base must be 0 or 1")
@@ -188,6 +200,7 @@ class Sandbox:
         self.host = host
         self.port = port
         self.record = record
+        self.before_page = before_page
         self.log: list[tuple[str, str]] = []
         self.stats = SandboxStats()
         self._attempts: dict[tuple[str, int], int] = {}
@@ -331,6 +344,8 @@ class Sandbox:
 
     async def _paged(self, request: web.Request, total: int, items: Any) -> web.StreamResponse:
         index, size = self._page_args(request)
+        if self.before_page is not None:
+            await self.before_page(request.path, index + self.page_base)
         start = index * size
         content = items(start, min(total, start + size)) if start < total else []
         body = _encoder.encode(
