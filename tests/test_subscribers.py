@@ -36,7 +36,7 @@ from flolive import (
     HTTPStatusError,
     ImsiMsisdnPair,
     Label,
-    ListChangedWarning,
+    ListIncompleteWarning,
     Participant,
     Profile,
     RedirectRefused,
@@ -655,7 +655,7 @@ async def test_a_read_ending_short_of_the_total_warns_or_raises(mocked: aiorespo
     answers = [(200, cursor_body([sim(0)], "a", total=5)), (200, cursor_body([], "b", total=5))]
     scripted(mocked, *answers, *answers, *answers)
     async with client() as c:
-        with pytest.warns(ListChangedWarning, match="ended after 1 records.*totalRecordAmount 5"):
+        with pytest.warns(ListIncompleteWarning, match="after 1 records.*totalRecordAmount 5"):
             assert len(await c.all_subscribers(1).collect()) == 1
         with pytest.raises(CursorIncomplete) as info:
             await c.all_subscribers(1, on_list_change="raise").collect()

@@ -21,6 +21,7 @@ from yarl import URL
 from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
 from ._closing import AsyncClosing
 from ._codec import codec_for, cursor_codec_for
+from ._source import ListSource
 from ._transport import ClientStats, Sleep, Transport
 from ._version import __version__
 from .cursor import AsyncCursor, CursorToken
@@ -653,6 +654,7 @@ class Client(AsyncClosing):
             listing_timeout=_seconds_or_none(
                 "listing_timeout", options.get("listing_timeout", self.listing_timeout)
             ),
+            source=ListSource.of(self, path, item_type, base_params, page_base, options),
         )
 
     async def get_items(

@@ -13,7 +13,7 @@ waits for the network only when the network is the slower of the two.
 How a read ends (the vendor does not say): on an empty chunk, or as soon as
 the records read reach ``totalRecordAmount`` (no further call is made then).
 A read that ends on an empty chunk short of ``totalRecordAmount`` is reported
-like a list that changed: a :class:`~flolive.ListChangedWarning`, or
+like a pass that ended short: a :class:`~flolive.ListIncompleteWarning`, or
 :class:`~flolive.CursorIncomplete` with ``on_list_change="raise"``.
 
 Retries: a chunk call is a POST, but a read: sending the same ``pitId`` again
@@ -49,7 +49,7 @@ from .errors import (
     DecodeError,
     FloliveError,
     HTTPStatusError,
-    ListChangedWarning,
+    ListIncompleteWarning,
     RequestContext,
     cursor_incomplete_message,
 )
@@ -263,7 +263,7 @@ class _ChunkStream(Generic[T]):
             )
         if cursor.on_list_change == "warn":
             warnings.warn(
-                ListChangedWarning(
+                ListIncompleteWarning(
                     f"{cursor.path}: " + cursor_incomplete_message(total, self.items_read)
                 ),
                 stacklevel=5,

@@ -51,6 +51,7 @@ __all__ = [
     "ListChanged",
     "ListChangedWarning",
     "ListIncomplete",
+    "ListIncompleteWarning",
     "PageMismatch",
     "RateLimited",
     "RedirectRefused",
@@ -525,7 +526,7 @@ class CursorExpired(FloliveError):
 class CursorIncomplete(ListChanged):
     """A point-in-time cursor read ended (on an empty chunk) with fewer records
     than the server's ``totalRecordAmount``; raised only with
-    ``on_list_change="raise"`` (a :class:`ListChangedWarning` otherwise).
+    ``on_list_change="raise"`` (a :class:`ListIncompleteWarning` otherwise).
 
     Attributes:
         before: ``totalRecordAmount`` as the server last reported it (expected).
@@ -554,3 +555,8 @@ def cursor_incomplete_message(expected: int, received: int) -> str:
 
 class ListChangedWarning(UserWarning):
     """Warned (by default) when a list changes while it is read; see :class:`ListChanged`."""
+
+
+class ListIncompleteWarning(ListChangedWarning):
+    """Warned (by default) when a full pass ends with fewer items than
+    ``totalElements``; see :class:`ListIncomplete`."""
