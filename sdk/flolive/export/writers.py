@@ -313,54 +313,6 @@ class CsvWriter:
 # -- Parquet -------------------------------------------------------------------
 
 
-def _arrow_column(pa: Any, t: mi.Type) -> tuple[Any, Callable[[list[Any]], Any]]:
-    """The Arrow type of a field, and how to build its column from its values."""
-
-    def plain(arrow_type: Any) -> tuple[Any, Callable[[list[Any]], Any]]:
-        return arrow_type, lambda values: pa.array(values, type=arrow_type)
-
-    def via_builtins(arrow_type: Any) -> tuple[Any, Callable[[list[Any]], Any]]:
-        return arrow_type, lambda values: pa.array(msgspec.to_builtins(values), type=arrow_type)
-
-    if isinstance(t, mi.IntType):
-        return plain(pa.int64())
-    if isinstance(t, mi.StrType):
-        return plain(pa.string())
-    if isinstance(t, mi.FloatType):
-        return plain(pa.float64())
-    if isinstance(t, mi.BoolType):
-        return plain(pa.bool_())
-    if isinstance(t, mi.DateTimeType):
-        import pyarrow.compute as pc
-
-        ms = pa.timestamp("ms")
-        exact = pc.CastOptions(ms)  # refuses zone offsets and sub-millisecond digits
-
-        def timestamps(values: list[Any]) -> Any:
-            # ISO text from msgspec in one C call, parsed by Arrow's cast:
-            # faster than pa.array over datetime objects, which remains the
-            # way for aware values (to UTC) and microseconds (truncated).
-            try:
-                return pc.cast(pa.array(msgspec.to_builtins(values), pa.string()), options=exact)
-            except pa.ArrowInvalid:
-                return pa.array(values, type=ms)
-
-        return ms, timestamps
-    if isinstance(t, mi.DateType):
-        return plain(pa.date32())
-    if isinstance(t, mi.UUIDType | mi.DecimalType | mi.TimeType):
-        return via_builtins(pa.string())
-    if isinstance(t, mi.EnumType | mi.LiteralType):
-        values = [m.value for m in t.cls] if isinstance(t, mi.EnumType) else list(t.values)
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            return via_builtins(pa.int64())
-        return via_builtins(pa.string())
-    # Nested values (lists, structs, dicts) as their JSON text.
-    return pa.string(), lambda values: pa.array(
-        [None if v is None else msgspec.json.encode(v).decode() for v in values], pa.string()
-    )
-
-
 class ParquetWriter:
     """Parquet, written in parts (needs the ``parquet`` extra, pyarrow).
 
@@ -371,9 +323,14 @@ class ParquetWriter:
     held, so an export resumed after a kill is byte-identical to an
     uninterrupted one, and memory stays flat however long the list.
 
-    Columns are named as the API names the fields (``creationTime``);
-    integers are ``int64``, date-times ``timestamp[ms]`` without a zone, UUIDs
-    and statuses strings; only fields that may be ``None`` are nullable.
+    Columns have the types of :mod:`flolive.arrow` (integers ``int64``,
+    date-times ``timestamp[ms]`` without a zone, UUIDs and statuses strings,
+    only fields that may be ``None`` nullable), named as the API names the
+    fields (``creationTime``), as in JSONL and CSV.
+
+    Raises:
+        ExportError: pyarrow is not installed, or ``row_type`` has a field
+            with no Arrow column type (a nested value).
     """
 
     def __init__(self, row_type: type[Any], row_group_size: int = 65_536) -> None:
@@ -381,18 +338,22 @@ class ParquetWriter:
             import pyarrow as pa
             import pyarrow.ipc
             import pyarrow.parquet
+
+            from .. import arrow
         except ImportError:  # pragma: no cover - depends on the install
             raise ExportError("Parquet needs pyarrow: pip install 'flolive-sdk[parquet]'") from None
         self._pa = pa
         self._ipc = pyarrow.ipc
         self._pq = pyarrow.parquet
-        arrow_fields = []
-        self._columns: list[tuple[Callable[[Any], Any], Callable[[list[Any]], Any]]] = []
-        for attr, name, t, nullable in _fields(row_type):
-            arrow_type, build = _arrow_column(pa, t)
-            arrow_fields.append(pa.field(name, arrow_type, nullable=nullable))
-            self._columns.append((operator.attrgetter(attr), build))
-        self.schema = pa.schema(arrow_fields)
+        self._arrow = arrow
+        self._row_type = row_type
+        try:
+            schema = arrow.schema_for(row_type)
+        except TypeError as exc:
+            raise ExportError(f"Parquet cannot hold {row_type.__name__} rows: {exc}") from None
+        # flolive.arrow's columns, named as the API names them (as in JSONL and CSV).
+        names = [name for _, name, _, _ in _fields(row_type)]
+        self.schema = pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
         codec = "zstd" if pa.Codec.is_available("zstd") else None
         self._ipc_options = pyarrow.ipc.IpcWriteOptions(compression=codec)
         self._batches: list[Any] = []
@@ -403,8 +364,8 @@ class ParquetWriter:
     def write(self, rows: Sequence[Any]) -> None:
         if not rows:
             return
-        arrays = [build(list(map(get, rows))) for get, build in self._columns]
-        self._batches.append(self._pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        batch = self._arrow.to_record_batch(rows, self._row_type)
+        self._batches.append(self._pa.RecordBatch.from_arrays(batch.columns, schema=self.schema))
         self.held += len(rows)
 
     def write_part(self, fh: IO[bytes]) -> None:
