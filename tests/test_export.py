@@ -51,10 +51,17 @@ class StopAfter:
 
     def __init__(self, advances: int) -> None:
         self.left = advances
-        self.started: tuple[int | None, int, int] | None = None
+        self.started: tuple[int | None, int, int, int | None] | None = None
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
-        self.started = (total, items, pages)
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
+        self.started = (total, items, pages, total_pages)
 
     def advance(self, items: int, pages: int) -> None:
         self.left -= 1
@@ -110,7 +117,7 @@ async def test_label_failures_survive_a_resume(tmp_path: Path, sandbox: Sandbox)
         assert [v for v, _ in ckpt.failed] == [values[0]]
         progress = StopAfter(10)
         result = await export_labels(client, "iccid", values, out, resume=True, progress=progress)
-    assert progress.started == (None, 45, 2)
+    assert progress.started == (None, 45, 2, 4)
     assert [v for v, _ in result.failed] == [values[0]]
     assert "SUBSCRIBER_1002" in result.failed[0][1]
     rows = [json.loads(line) for line in Path(out).read_text().splitlines()]
@@ -148,7 +155,7 @@ async def test_resume_refuses_another_jobs_checkpoint(tmp_path: Path, client: Cl
     progress = StopAfter(1000)
     result = await export_participants(client, 1, 1, out, resume=True, progress=progress)
     assert ids_of(out) == EXPECTED_IDS
-    assert progress.started == (988, 30, 3)
+    assert progress.started == (988, 30, 3, 99)
     assert (result.resumed_at, result.items, result.pages) == (3, 988, 99)
     assert (result.run_items, result.run_pages) == (958, 96)
     assert (result.expected, result.missing) == (988, 0)

@@ -50,9 +50,17 @@ PARTIAL_SUFFIX = ".flolive-partial"
 class Progress(Protocol):
     """Receives an export's progress (the CLI draws a bar from it)."""
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
-        """The first page is in: ``total`` items expected in all (``None``:
-        unknown); ``items`` and ``pages`` were written by earlier runs."""
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
+        """The export is under way: ``total`` items expected in all and
+        ``total_pages`` pages (label exports: identifiers), each ``None`` when
+        unknown; ``items`` and ``pages`` were written by earlier runs."""
         ...
 
     def advance(self, items: int, pages: int) -> None:
@@ -67,7 +75,14 @@ class Progress(Protocol):
 class NoProgress:
     """A :class:`Progress` that shows nothing."""
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
         pass
 
     def advance(self, items: int, pages: int) -> None:
@@ -579,11 +594,16 @@ async def export_participants(
         customer_id, campaign_id, page_size=size, page_base=base, start_page=start
     )
     with _committing(out, progress):
-        async with pager:
-            async for page in pager.pages():
+        async with pager, pager.pages() as in_order:
+            async for page in in_order:
                 if run_pages == 0:
-                    size = pager.page_size_used or size
-                    progress.start(pager.total_elements, items=items, pages=pages)
+                    size = in_order.page_size or size
+                    progress.start(
+                        in_order.total_elements,
+                        items=items,
+                        pages=pages,
+                        total_pages=in_order.total_pages,
+                    )
                 out.write(page.items)
                 run_items += len(page.items)
                 run_pages += 1
@@ -594,7 +614,7 @@ async def export_participants(
                     pages=pages + run_pages,
                     page_size=size,
                 )
-        expected = pager.total_elements
+        expected = in_order.total_elements
     return ExportResult(
         items=items + run_items,
         pages=pages + run_pages,
@@ -700,7 +720,7 @@ async def export_labels(
     expected = prior.expected if prior else 0
     failed: list[tuple[str, str]] = list(prior.failed) if prior else []
     progress = progress or NoProgress()
-    progress.start(None, items=items, pages=done)
+    progress.start(None, items=items, pages=done, total_pages=len(values))
     run_items = run_done = 0
     began = time.perf_counter()
     labels = _labels_in_order(client, id_type, values, start, 2 * client.max_concurrency, page_size)
