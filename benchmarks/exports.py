@@ -1,10 +1,14 @@
 """One whole ``flolive export`` command, measured from outside.
 
-``run_export(url, fmt, out)`` runs ``python -m flolive export participants``
-against a benchmark server (campaign 2 of customer 1) into ``out`` and returns
-its wall time (process start to exit, imports included), CPU time and peak
-RSS (from ``wait4``, for that process alone), and the items in the output,
-counted afterwards.
+``run_export(url, fmt, out)`` runs ``flolive export participants`` against a
+benchmark server (campaign 2 of customer 1) into ``out`` in a new process and
+returns its wall time (process start to exit, imports included), CPU time
+(from ``wait4``), peak RSS, and the items in the output, counted afterwards.
+
+The process is ``python -m benchmarks.exports PEAK_FILE ARGS...``: the CLI's
+``main(ARGS)`` followed by one read of ``VmHWM`` into ``PEAK_FILE``. Linux
+carries ``ru_maxrss`` across fork and exec, so ``wait4`` would report the
+parent's peak when it is higher; ``VmHWM`` belongs to the new program alone.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ def count_items(path: Path, fmt: str) -> int:
 def run_export(
     url: str, fmt: str, out: Path, page_size: int = 1000, concurrency: int = 16
 ) -> dict[str, float]:
+    peak = out.with_name(out.name + ".peak")
     cmd = [
         sys.executable,
         "-m",
-        "flolive",
+        "benchmarks.exports",
+        str(peak),
         "export",
         "participants",
         "--base-url",
@@ -73,10 +79,28 @@ def run_export(
         if proc.returncode != 0:
             err.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.read().decode()}")
+    rss_kib = int(peak.read_text())
+    peak.unlink()
     return {
         "items": count_items(out, fmt),
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mib": usage.ru_maxrss / 1024,
+        "rss_mib": rss_kib / 1024,
         "mib": out.stat().st_size / 2**20,
     }
+
+
+def _peak_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+if __name__ == "__main__":
+    from flolive.cli import main
+
+    code = main(sys.argv[2:])
+    Path(sys.argv[1]).write_text(str(_peak_kib()))
+    sys.exit(code)
