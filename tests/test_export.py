@@ -340,6 +340,22 @@ async def test_parquet_resumes_from_its_parts_byte_identical(
         await export_participants(client, 1, 5, "-", fmt="parquet")
 
 
+async def test_a_parquet_resume_refuses_a_missing_part(tmp_path: Path, client: Client) -> None:
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "p.parquet"
+    with pytest.raises(Interrupt):
+        await export_participants(
+            client, 1, 1, str(out), fmt="parquet", progress=StopAfter(4), checkpoint_interval=0
+        )
+    (tmp_path / "p.parquet.flolive-parts" / "000002.part").unlink()
+    with pytest.raises(ExportError, match=r"lacks 000002\.part, which its checkpoint records"):
+        await export_participants(client, 1, 1, str(out), fmt="parquet", resume=True)
+    result = await export_participants(client, 1, 1, str(out), fmt="parquet", overwrite=True)
+    assert result.items == 988
+    assert parquet_ids(out) == EXPECTED_IDS
+    assert os.listdir(tmp_path) == ["p.parquet"]
+
+
 async def test_parquet_row_groups_do_not_depend_on_parts_or_resumes(
     tmp_path: Path, client: Client
 ) -> None:

@@ -476,6 +476,7 @@ class RichProgress:
         pages: int = 0,
         total_pages: int | None = None,
     ) -> None:
+        """Show the display (see :class:`~flolive.export.Progress`)."""
         if self._task is not None:
             return
         self._total, self._total_pages = total, total_pages
@@ -493,6 +494,7 @@ class RichProgress:
         _screen.console = self._console
 
     def advance(self, items: int, pages: int) -> None:
+        """Count ``items`` and ``pages`` (or identifiers) more."""
         self._run_items += items
         self._run_pages += pages
         self._progress.update(
@@ -500,6 +502,7 @@ class RichProgress:
         )
 
     def stop(self) -> None:
+        """Draw the display a last time and leave it on the screen."""
         _screen.console = None
         if self._task is not None:
             self._progress.stop()

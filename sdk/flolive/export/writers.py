@@ -362,6 +362,7 @@ class ParquetWriter:
         self.row_group_size = row_group_size
 
     def write(self, rows: Sequence[Any]) -> None:
+        """Hold ``rows`` as one Arrow record batch."""
         if not rows:
             return
         batch = self._arrow.to_record_batch(rows, self._row_type)
@@ -369,6 +370,7 @@ class ParquetWriter:
         self.held += len(rows)
 
     def write_part(self, fh: IO[bytes]) -> None:
+        """Write the batches held as one Arrow IPC file onto ``fh``, and drop them."""
         with self._ipc.new_file(fh, self.schema, options=self._ipc_options) as part:
             for batch in self._batches:
                 part.write_batch(batch)
@@ -383,6 +385,9 @@ class ParquetWriter:
                     yield reader.get_batch(i)
 
     def join(self, parts: Sequence[Path], fh: IO[bytes]) -> None:
+        """Write one Parquet file onto ``fh`` from ``parts``, in order, in row
+        groups of ``row_group_size`` rows; at most one part and one row group
+        are in memory at a time."""
         pa, size = self._pa, self.row_group_size
         # pyarrow leaves a Python file object open on close(): the job owns it.
         with self._pq.ParquetWriter(fh, self.schema) as out:
