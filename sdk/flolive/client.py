@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import ssl as _ssl
 from collections.abc import Mapping
@@ -12,7 +13,6 @@ from typing import TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
-import anyio
 import msgspec
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
@@ -21,9 +21,9 @@ from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
 from ._codec import codec_for
 from ._transport import ClientStats, Sleep, Transport
 from ._version import __version__
-from .errors import ClientNotOpenError, DecodeError
+from .errors import ClientNotOpenError, DecodeError, RequestContext
 from .models import Campaign, Label, Page, Participant, SubscriberIdType
-from .pagination import AsyncPager, OnListChange
+from .pagination import AsyncPager, OnListChange, OnPage, ResumeToken
 from .retry import RetryPolicy
 
 __all__ = ["Client", "ListOptions"]
@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 DEFAULT_USER_AGENT = f"flolive-sdk/{__version__} (python; aiohttp/{aiohttp.__version__})"
 LOGIN_PATH = "/api/v2/auth/token"
+DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 
 
 class ListOptions(TypedDict, total=False):
@@ -40,24 +41,54 @@ class ListOptions(TypedDict, total=False):
     Keys:
         page_size: items per page asked of the server.
         page_base: number of the server's first page (0 or 1).
-        start_page: API page number to start at (resume with ``err.page``).
+        start_page: API page number to start at.
+        resume: a :class:`~flolive.ResumeToken` from ``err.resume``: start at
+            the failed page, with the page size and base that pass used.
         max_pages: most pages to read.
+        max_items: most items to read (``page_size`` is per page, not a total);
+            the last page is trimmed and no page is requested that could not
+            be needed.
         prefetch: most pages fetched or held ahead of the consumer.
+        speculate: pages requested together with the first page, before
+            ``totalPages`` is known (0 turns it off).
+        on_page: called with each :class:`~flolive.Page` as it is handed
+            over, in page order (progress bars, logs).
         timeout: seconds per request (``None`` for none).
         listing_timeout: seconds for the whole pass (``None`` for none).
         retry: the :class:`~flolive.RetryPolicy` for these requests.
         on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"``.
+        max_response_size: most bytes of one response body (after decompression).
     """
 
     page_size: int
     page_base: int
     start_page: int
+    resume: ResumeToken
     max_pages: int
+    max_items: int
     prefetch: int
+    speculate: int
+    on_page: OnPage
     timeout: float | None
     listing_timeout: float | None
     retry: RetryPolicy
     on_list_change: OnListChange
+    max_response_size: int
+
+
+_LIST_OPTIONS = frozenset(ListOptions.__optional_keys__)
+
+
+def _check_options(options: Mapping[str, object]) -> None:
+    """``**options: Unpack[ListOptions]`` is checked by mypy only: refuse a
+    misspelt option at the call rather than ignore it at run time."""
+    unknown = options.keys() - _LIST_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"unknown listing option{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(sorted(map(repr, unknown)))}; valid options are "
+            f"{', '.join(sorted(_LIST_OPTIONS))}"
+        )
 
 
 class _TokenItem(msgspec.Struct):
@@ -71,8 +102,14 @@ def _env_names_a_proxy() -> bool:
     return any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ)
 
 
-def _segment(value: str | int) -> str:
-    return quote(str(value), safe="")
+def _segment(name: str, value: str | int) -> str:
+    """``value`` as exactly one path segment: every reserved character is
+    percent-encoded, and the dot segments a URL library would resolve away
+    (``"."``, ``".."``) are refused, so the path stays inside its template."""
+    text = str(value)
+    if isinstance(value, bool) or not text or text in (".", ".."):
+        raise ValueError(f"{name} must be a non-empty identifier other than '.' and '..'")
+    return quote(text, safe="")
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -81,12 +118,28 @@ def _positive_int(name: str, value: int) -> int:
     return value
 
 
+def _seconds_or_none(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, or None; got {value!r}")
+    return float(value)
+
+
 def _id(name: str, value: int | str) -> str:
     """Path ids are numeric in this API; refuse anything else before a request."""
     text = str(value)
-    if isinstance(value, bool) or not text.isdigit():
+    # isdigit() alone accepts "²" and Arabic-Indic digits.
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return text
+
+
+def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+            raise ValueError(f"header {name!r} has a value that cannot be sent (CR, LF or NUL)")
+    return dict(headers)
 
 
 class Client:
@@ -122,8 +175,14 @@ class Client:
         page_base: number of the server's first page, 0 or 1 (default 0).
         prefetch: most pages fetched or held ahead of a listing's consumer
             (default ``2 * max_concurrency``); bounds memory.
+        speculate: pages a listing requests together with its first page,
+            before it knows how many there are (default 3, so a one-page list
+            costs at most 4 requests; off with ``adaptive_concurrency``).
         timeout: seconds for one request, from when it gets its concurrency
             slot to the end of its body (default 30; ``None`` for none).
+        max_response_size: most bytes one response body may have, counted
+            after decompression (default 64 MiB); a larger body raises
+            :class:`~flolive.ResponseTooLarge` and is not retried.
         listing_timeout: seconds for a whole listing pass, or ``None`` (default).
         retry: the :class:`~flolive.RetryPolicy` (default: 3 retries).
         on_list_change: ``"warn"`` (default), ``"raise"`` or ``"ignore"`` when a
@@ -141,7 +200,7 @@ class Client:
             leaves it open. Size its connector's ``limit`` at least
             ``max_concurrency``.
         sleep: the async sleep used for backoff and pauses (default
-            :func:`anyio.sleep`); tests inject a fake one.
+            :func:`asyncio.sleep`); tests inject a fake one.
     """
 
     def __init__(
@@ -157,7 +216,9 @@ class Client:
         page_size: int = 100,
         page_base: int = 0,
         prefetch: int | None = None,
+        speculate: int = 3,
         timeout: float | None = 30.0,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         listing_timeout: float | None = None,
         retry: RetryPolicy | None = None,
         on_list_change: OnListChange = "warn",
@@ -183,10 +244,13 @@ class Client:
             raise ValueError("page_base must be 0 or 1")
         self.page_base = page_base
         self.prefetch = _positive_int("prefetch", prefetch or 2 * max_concurrency)
-        if timeout is not None and timeout <= 0:
-            raise ValueError("timeout must be > 0 or None")
-        self.timeout = timeout
-        self.listing_timeout = listing_timeout
+        if isinstance(speculate, bool) or not isinstance(speculate, int) or speculate < 0:
+            raise ValueError(f"speculate must be an int >= 0, got {speculate!r}")
+        # Speculative requests are exactly what an adaptive limit backs off from.
+        self.speculate = 0 if adaptive_concurrency else speculate
+        self.timeout = _seconds_or_none("timeout", timeout)
+        self.max_response_size = _positive_int("max_response_size", max_response_size)
+        self.listing_timeout = _seconds_or_none("listing_timeout", listing_timeout)
         self.retry = retry or RetryPolicy()
         self.on_list_change: OnListChange = on_list_change
         self._proxy = proxy
@@ -194,12 +258,14 @@ class Client:
         self._ssl = ssl
         self._own_session = session is None
         self._session = session
-        self._sleep: Sleep = sleep or anyio.sleep
-        self._headers = {
-            "User-Agent": user_agent or DEFAULT_USER_AGENT,
-            "Accept": "application/json",
-            **(headers or {}),
-        }
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._headers = _check_headers(
+            {
+                "User-Agent": user_agent or DEFAULT_USER_AGENT,
+                "Accept": "application/json",
+                **(headers or {}),
+            }
+        )
         self._auth: Auth = self._make_auth(
             token if token is not None else (None if token_provider else env.get("FLOLIVE_TOKEN")),
             username if username is not None else env.get("FLOLIVE_USERNAME"),
@@ -266,6 +332,7 @@ class Client:
             auth=self._auth,
             retry=self.retry,
             timeout=self.timeout,
+            max_response_size=self.max_response_size,
             headers=self._headers,
             sleep=self._sleep,
             stats=self._stats,
@@ -288,7 +355,7 @@ class Client:
         transport, self._transport = self._transport, None
         if transport is None:
             return
-        transport.closed = True
+        await transport.aclose()
         if self._own_session:
             await transport.session.close()
 
@@ -328,8 +395,7 @@ class Client:
         if not items or not items[0].token:
             raise DecodeError(
                 "login response has no token - at `$.content[0].token`",
-                method="POST",
-                path=LOGIN_PATH,
+                context=RequestContext("POST", LOGIN_PATH, sensitive=True),
             )
         return items[0].token
 
@@ -357,11 +423,15 @@ class Client:
             async for sim in client.paginate("/api/v2/customer/42/sims", Sim):
                 ...
         """
+        _check_options(options)
         transport = self._t
         codec = codec_for(item_type)
         base_params = dict(params or {})
         per_try = options.get("timeout", self.timeout)
         retry = options.get("retry")
+        max_size = _positive_int(
+            "max_response_size", options.get("max_response_size", self.max_response_size)
+        )
 
         async def fetch(number: int, size: int, deadline: float | None) -> Page[T]:
             return await transport.request(
@@ -373,18 +443,37 @@ class Client:
                 timeout=per_try,
                 retry=retry,
                 deadline=deadline,
+                max_response_size=max_size,
             )
 
+        page_size = options.get("page_size", self.page_size)
+        page_base = options.get("page_base", self.page_base)
+        start_page = options.get("start_page")
+        resume = options.get("resume")
+        if resume is not None:
+            if not isinstance(resume, ResumeToken):
+                raise TypeError(f"resume must be a ResumeToken (err.resume), got {resume!r}")
+            if resume.path != path:
+                raise ValueError(f"this resume token is for {resume.path}, not {path}")
+            clash = {"page_size", "page_base", "start_page"} & options.keys()
+            if clash:
+                raise ValueError(f"give resume or {', '.join(sorted(clash))}, not both")
+            page_size, page_base, start_page = resume.page_size, resume.page_base, resume.page
         return AsyncPager(
             fetch,
             path=path,
-            page_size=options.get("page_size", self.page_size),
-            page_base=options.get("page_base", self.page_base),
-            start_page=options.get("start_page"),
+            page_size=page_size,
+            page_base=page_base,
+            start_page=start_page,
             max_pages=options.get("max_pages"),
+            max_items=options.get("max_items"),
             prefetch=options.get("prefetch", self.prefetch),
+            speculate=0 if self.adaptive_concurrency else options.get("speculate", self.speculate),
             on_list_change=options.get("on_list_change", self.on_list_change),
-            listing_timeout=options.get("listing_timeout", self.listing_timeout),
+            on_page=options.get("on_page"),
+            listing_timeout=_seconds_or_none(
+                "listing_timeout", options.get("listing_timeout", self.listing_timeout)
+            ),
         )
 
     async def get_items(
@@ -395,8 +484,14 @@ class Client:
         params: Mapping[str, str | int] | None = None,
         timeout: float | EllipsisType | None = ...,
         retry: RetryPolicy | None = None,
+        max_response_size: int | None = None,
     ) -> list[T]:
-        """GET one envelope and return its ``content`` items (no paging)."""
+        """GET one envelope and return its ``content`` items (no paging).
+
+        ``timeout`` (default: the client's), ``retry`` (default: the client's
+        policy) and ``max_response_size`` (default: the client's) apply to this
+        call only.
+        """
         return await self._t.request(
             "GET",
             path,
@@ -404,6 +499,11 @@ class Client:
             params=params,
             timeout=timeout,
             retry=retry,
+            max_response_size=(
+                None
+                if max_response_size is None
+                else _positive_int("max_response_size", max_response_size)
+            ),
         )
 
     # -- endpoints --------------------------------------------------------
@@ -445,11 +545,10 @@ class Client:
             raise ValueError(
                 f"id_type must be one of imsi, iccid, msisdn, imei; got {id_type!r}"
             ) from None
-        text = str(value)
-        if not text or text.strip() != text:
-            raise ValueError(f"subscriber identifier must be a non-empty string, got {value!r}")
         return self.paginate(
-            f"/api/v2/subscriber/{kind.value}/{_segment(text)}/label", Label, **options
+            f"/api/v2/subscriber/{kind.value}/{_segment('subscriber identifier', value)}/label",
+            Label,
+            **options,
         )
 
     def campaigns(self, customer_id: int, **options: Unpack[ListOptions]) -> AsyncPager[Campaign]:
@@ -469,6 +568,7 @@ class Client:
         *,
         timeout: float | EllipsisType | None = ...,
         retry: RetryPolicy | None = None,
+        max_response_size: int | None = None,
     ) -> Campaign:
         """One campaign: ``GET /api/v2/customer/{customerId}/campaign/{campaignId}``.
 
@@ -478,12 +578,13 @@ class Client:
             f"/api/v2/customer/{_id('customer_id', customer_id)}"
             f"/campaign/{_id('campaign_id', campaign_id)}"
         )
-        items = await self.get_items(path, Campaign, timeout=timeout, retry=retry)
+        items = await self.get_items(
+            path, Campaign, timeout=timeout, retry=retry, max_response_size=max_response_size
+        )
         if len(items) != 1:
             raise DecodeError(
                 f"expected one campaign in `content`, got {len(items)} - at `$.content`",
                 http_status=200,
-                method="GET",
-                path=path,
+                context=RequestContext("GET", path),
             )
         return items[0]

@@ -28,6 +28,12 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pagination import ResumeToken
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -38,12 +44,17 @@ __all__ = [
     "DeadlineExceeded",
     "FloliveError",
     "HTTPStatusError",
+    "InvalidCredentials",
     "LabelsUnavailable",
     "ListChanged",
     "ListChangedWarning",
+    "ListIncomplete",
     "PageMismatch",
     "RateLimited",
+    "RedirectRefused",
+    "RequestContext",
     "RequestTimeout",
+    "ResponseTooLarge",
     "ServerError",
     "ServiceUnavailable",
     "SubscriberNotFound",
@@ -53,28 +64,72 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Where an error happened: one object handed to every error, instead of
+    the same keywords repeated in every constructor and every ``raise``.
+
+    Attributes:
+        method: HTTP method, e.g. ``"GET"``.
+        path: URL path (no query string, no host, never a credential).
+        page: API page number while listing, else ``None``.
+        sensitive: the request carried credentials in its body (a login): its
+            response body is never copied into an error.
+    """
+
+    method: str
+    path: str
+    page: int | None = None
+    sensitive: bool = False
+
+    def excerpt(self, body: bytes) -> bytes | None:
+        """The first 200 bytes of ``body`` to keep on an error (``None`` if sensitive)."""
+        return None if self.sensitive else body[:_BODY_EXCERPT]
+
+    def on_page(self, page: int | None) -> RequestContext:
+        """This context for another page."""
+        return self if page == self.page else replace(self, page=page)
+
+
+_BODY_EXCERPT = 200
+
+
 class FloliveError(Exception):
     """Root of every error the SDK raises.
 
     Attributes:
+        context: the :class:`RequestContext` of the failed request, or ``None``.
         method: HTTP method of the failed request, or ``None``.
         path: URL path of the failed request (no query string, no host), or ``None``.
         page: API page number the error happened on while listing, else ``None``.
+        resume: on an error raised while listing, the
+            :class:`~flolive.ResumeToken` to go on from (``resume=err.resume``),
+            else ``None``.
     """
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
-    ) -> None:
+    resume: ResumeToken | None = None
+
+    def __init__(self, detail: str, *, context: RequestContext | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.method = method
-        self.path = path
-        self.page = page
+        self.context = context
+
+    @property
+    def method(self) -> str | None:
+        return self.context.method if self.context else None
+
+    @property
+    def path(self) -> str | None:
+        return self.context.path if self.context else None
+
+    @property
+    def page(self) -> int | None:
+        return self.context.page if self.context else None
+
+    @page.setter
+    def page(self, page: int | None) -> None:
+        if self.context is not None:
+            self.context = self.context.on_page(page)
 
     def __str__(self) -> str:
         where = []
@@ -83,6 +138,9 @@ class FloliveError(Exception):
         if self.page is not None:
             where.append(f"page {self.page}")
         return f"{self.detail} ({', '.join(where)})" if where else self.detail
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only constructors do not survive pickling by default; rebuild
@@ -101,6 +159,12 @@ class ClientNotOpenError(FloliveError, RuntimeError):
     """The client was used outside ``async with Client(...)`` (or after it closed)."""
 
 
+class InvalidCredentials(FloliveError, ValueError):
+    """A token or login that cannot be sent: empty, or holding a control
+    character (CR, LF, NUL, ...) that would break or split the header. Raised
+    before any request goes out; the message never shows the credential."""
+
+
 class APIError(FloliveError):
     """The API answered with an error envelope (``errorCode`` set).
 
@@ -114,15 +178,9 @@ class APIError(FloliveError):
     error_code: str | None = None
 
     def __init__(
-        self,
-        code: str,
-        message: str,
-        http_status: int,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        self, code: str, message: str, http_status: int, *, context: RequestContext | None = None
     ) -> None:
-        super().__init__(f"{code}: {message}", method=method, path=path, page=page)
+        super().__init__(f"{code}: {message}", context=context)
         self.code = code
         self.message = message
         self.http_status = http_status
@@ -172,17 +230,11 @@ _BY_CODE: dict[str, type[APIError]] = {
 
 
 def error_for_code(
-    code: str,
-    message: str,
-    http_status: int,
-    *,
-    method: str | None = None,
-    path: str | None = None,
-    page: int | None = None,
+    code: str, message: str, http_status: int, *, context: RequestContext | None = None
 ) -> APIError:
     """Build the :class:`APIError` subclass for an ``errorCode`` (``APIError`` if unknown)."""
     cls = _BY_CODE.get(code, APIError)
-    return cls(code, message, http_status, method=method, path=path, page=page)
+    return cls(code, message, http_status, context=context)
 
 
 class HTTPStatusError(FloliveError):
@@ -202,11 +254,10 @@ class HTTPStatusError(FloliveError):
         *,
         body: bytes | None = None,
         retry_after: float | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        context: RequestContext | None = None,
+        detail: str | None = None,
     ) -> None:
-        super().__init__(f"HTTP {http_status}", method=method, path=path, page=page)
+        super().__init__(detail or f"HTTP {http_status}", context=context)
         self.http_status = http_status
         self.body = body
         self.retry_after = retry_after
@@ -224,18 +275,43 @@ class ServerError(HTTPStatusError):
     """HTTP 5xx without an error envelope (after retries, for 500/502/503/504)."""
 
 
+class RedirectRefused(HTTPStatusError):
+    """A redirect the client will not follow, so credentials never leave the
+    configured origin: any redirect of the login, and a redirect of a GET to
+    another scheme, host or port. Never retried.
+
+    Attributes:
+        location_host: the host the ``Location`` header pointed to (``None``
+            when it named none); never the full URL, which may carry secrets.
+    """
+
+    def __init__(
+        self,
+        http_status: int,
+        location_host: str | None,
+        *,
+        reason: str,
+        context: RequestContext | None = None,
+    ) -> None:
+        where = location_host or "an unnamed location"
+        super().__init__(
+            http_status,
+            context=context,
+            detail=f"HTTP {http_status} redirect to {where} refused: {reason}",
+        )
+        self.location_host = location_host
+
+
 def error_for_status(
     http_status: int,
     *,
     body: bytes | None,
     retry_after: float | None = None,
-    method: str | None = None,
-    path: str | None = None,
-    page: int | None = None,
+    context: RequestContext | None = None,
 ) -> HTTPStatusError:
     """Build the :class:`HTTPStatusError` subclass for a non-2xx status without an envelope."""
     if http_status in (401, 403):
-        return AuthenticationError(http_status, method=method, path=path, page=page)
+        return AuthenticationError(http_status, context=context)
     cls: type[HTTPStatusError]
     if http_status == 429:
         cls = RateLimited
@@ -243,7 +319,7 @@ def error_for_status(
         cls = ServerError
     else:
         cls = HTTPStatusError
-    return cls(http_status, body=body, retry_after=retry_after, method=method, path=path, page=page)
+    return cls(http_status, body=body, retry_after=retry_after, context=context)
 
 
 class TransportError(FloliveError):
@@ -256,7 +332,30 @@ class RequestTimeout(TransportError, TimeoutError):
 
 
 class DeadlineExceeded(RequestTimeout):
-    """A listing ran past its ``listing_timeout`` deadline. Not retried."""
+    """A listing ran past its ``listing_timeout`` deadline (while a request was
+    sent, or while it waited for a slot, a pause or a backoff). Not retried."""
+
+
+class ResponseTooLarge(FloliveError):
+    """A response body larger than the client's ``max_response_size``.
+
+    Checked against ``Content-Length`` before reading, then on the bytes as
+    they arrive, after decompression (so a small gzip bomb is caught too).
+    Never retried: the same request would bring the same body.
+
+    Attributes:
+        limit: the limit in bytes.
+        http_status: the HTTP status of the response.
+    """
+
+    def __init__(
+        self, limit: int, http_status: int, *, context: RequestContext | None = None
+    ) -> None:
+        super().__init__(
+            f"response body larger than max_response_size={limit:,} bytes", context=context
+        )
+        self.limit = limit
+        self.http_status = http_status
 
 
 class DecodeError(FloliveError):
@@ -274,11 +373,9 @@ class DecodeError(FloliveError):
         *,
         http_status: int | None = None,
         body: bytes | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        context: RequestContext | None = None,
     ) -> None:
-        super().__init__(f"invalid response: {reason}", method=method, path=path, page=page)
+        super().__init__(f"invalid response: {reason}", context=context)
         self.reason = reason
         self.http_status = http_status
         self.body = body
@@ -297,8 +394,7 @@ class PageMismatch(FloliveError):
         echoed: int,
         page_base: int,
         *,
-        method: str | None = None,
-        path: str | None = None,
+        context: RequestContext | None = None,
     ) -> None:
         likely = page_base + echoed - requested
         if likely in (0, 1) and likely != page_base:
@@ -307,9 +403,7 @@ class PageMismatch(FloliveError):
             hint = f"check page_base (now {page_base}) and that the server honours `page`"
         super().__init__(
             f"asked for page {requested} but the server answered page {echoed}; {hint}",
-            method=method,
-            path=path,
-            page=requested,
+            context=context.on_page(requested) if context else None,
         )
         self.requested = requested
         self.echoed = echoed
@@ -329,19 +423,54 @@ class ListChanged(FloliveError):
         before: int,
         after: int,
         *,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        context: RequestContext | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(
-            f"list changed while read: totalElements {before} -> {after}; offset paging "
-            "may skip or repeat items at page boundaries",
-            method=method,
-            path=path,
-            page=page,
+            detail
+            or (
+                f"list changed while read: totalElements {before} -> {after}; offset paging "
+                "may skip or repeat items at page boundaries"
+            ),
+            context=context,
         )
         self.before = before
         self.after = after
+
+
+class ListIncomplete(ListChanged):
+    """A full pass ended with fewer items than the server's ``totalElements``;
+    raised only with ``on_list_change="raise"`` (a :class:`ListChangedWarning`
+    otherwise).
+
+    Attributes:
+        before: ``totalElements`` as the server last reported it (expected).
+        after: items the pass actually read.
+        page_base: the pass's page base: a one-based client on a zero-based
+            server skips the first page, which looks exactly like this.
+    """
+
+    def __init__(
+        self, expected: int, received: int, page_base: int, *, context: RequestContext | None = None
+    ) -> None:
+        super().__init__(
+            expected,
+            received,
+            context=context,
+            detail=incomplete_message(expected, received, page_base),
+        )
+        self.page_base = page_base
+
+
+def incomplete_message(expected: int, received: int, page_base: int) -> str:
+    """The words of :class:`ListIncomplete` (and of its warning)."""
+    other = 1 - page_base if page_base in (0, 1) else 0
+    return (
+        f"the list ended after {received:,} items but the server reported "
+        f"totalElements {expected:,}; items may be missing. A likely cause is the "
+        f"page base: page_base={page_base} is in use; if the server numbers pages "
+        f"from {other}, set page_base={other}"
+    )
 
 
 class ListChangedWarning(UserWarning):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import uuid
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class ParticipantStatus(enum.StrEnum):
@@ -148,10 +150,11 @@ class Pageable(msgspec.Struct, frozen=True, gc=False, rename="camel"):
         total_elements: items in the list (advice: lists change while read).
     """
 
-    page: int
-    size: int
-    total_pages: int
-    total_elements: int
+    # Negative counts are nonsense a decoder should refuse, not a pager obey.
+    page: NonNegative
+    size: NonNegative
+    total_pages: NonNegative
+    total_elements: NonNegative
 
 
 class Envelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
