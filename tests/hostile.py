@@ -14,32 +14,29 @@ parser refuses it never reaches a handler, but it still reached the server.
 The server runs in a thread with its own event loop: the client under test then
 owns its loop alone, so leak checks see only the client's tasks, and a client
 that blocks its loop cannot stall the server that feeds it.
+
+Also here, shared by the hostile and fuzz suites: the credentials tests use,
+bodies they serve, and :func:`assert_no_secrets`, which walks everything
+reachable from an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import enum
 import threading
+import traceback
+import types
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import msgspec
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
-
-__all__ = [
-    "Answer",
-    "Hang",
-    "HostileServer",
-    "Raw",
-    "Reply",
-    "Reset",
-    "Responder",
-    "Seen",
-    "Stream",
-    "raw_response",
-]
 
 # How much of the raw inbound byte stream is kept for tests to search.
 _RAW_KEEP = 1 << 20
@@ -195,6 +192,7 @@ class HostileServer:
         open_connections: TCP connections open now.
         bytes_received: bytes received on all connections.
         bytes_sent: body bytes written by :class:`Stream` answers.
+        errors: exceptions raised while answering (a script it could not send).
     """
 
     def __init__(self, responder: Responder | None = None) -> None:
@@ -204,6 +202,7 @@ class HostileServer:
         self.open_connections = 0
         self.bytes_received = 0
         self.bytes_sent = 0
+        self.errors: list[Exception] = []
         self.port = 0
         self._script: collections.deque[Answer] = collections.deque()
         self._raw = bytearray()
@@ -249,6 +248,7 @@ class HostileServer:
             self.connections = 0
             self.bytes_received = 0
             self.bytes_sent = 0
+            self.errors.clear()
 
     async def wait_until(
         self, condition: Callable[[], bool], *, timeout: float = 10.0, what: str = ""
@@ -339,7 +339,14 @@ class HostileServer:
                 await asyncio.Event().wait()  # until the server closes
                 raise AssertionError("unreachable")
             answer = answer.then
-        return await self._answer(request, answer)
+        try:
+            return await self._answer(request, answer)
+        except Exception as exc:
+            # A script this server could not carry out (aiohttp refused a
+            # header, say): the test did not test what it meant to.
+            with self._lock:
+                self.errors.append(exc)
+            raise
 
     async def _answer(
         self, request: web.BaseRequest, answer: Reply | Stream | Raw | Reset
@@ -390,3 +397,107 @@ class HostileServer:
 def serve(responder: Responder | None = None) -> HostileServer:
     """A started :class:`HostileServer` (close it, or use it in ``with``)."""
     return HostileServer(responder).start()
+
+
+# -- credentials, bodies, and the secrets walk ---------------------------------
+
+TOKEN = "tok-S3CRET-4f9a1c"
+TOKEN_2 = "tok-S3CRET-second-77b2"
+USER = "alice@example.test"
+PASSWORD = "pw-S3CRET-b81e0d"
+SECRETS = (TOKEN, TOKEN_2, PASSWORD, "S3CRET")
+
+LOGIN = "/api/v2/auth/token"
+CAMPAIGNS = "/api/v2/customer/1/campaign"
+PARTICIPANTS = "/api/v2/customer/1/campaign/2/participants"
+
+
+def campaign_item(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "name": f"campaign {i}",
+        "templateId": 3,
+        "status": "COMPLETED",
+        "timestamp": "2022-02-11 14:21:53",
+        "effectiveStart": "2022-02-11",
+        "effectiveEnd": "2022-03-11",
+        "maxRetries": 2,
+    }
+
+
+def items_body(items: list[dict[str, Any]]) -> bytes:
+    return msgspec.json.encode({"errorCode": "", "errorMessage": "", "content": items})
+
+
+def token_body(token: str) -> bytes:
+    return msgspec.json.encode(
+        {"errorCode": "", "errorMessage": "", "content": [{"token": token}], "pageable": ""}
+    )
+
+
+def reachable_texts(root: BaseException) -> Iterator[tuple[str, str]]:
+    """Every text reachable from an exception: its formatted traceback, and
+    the reprs and strings of everything reachable through ``__cause__``,
+    ``__context__``, args, notes and attributes (``__dict__`` and slots),
+    recursively. Code, frames and tracebacks are not walked: frames hold
+    the client's locals, which hold credentials by design."""
+    yield "format_exception", "".join(traceback.format_exception(root))
+    skip = (
+        types.ModuleType,
+        type,
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        types.MethodType,
+        types.FrameType,
+        types.TracebackType,
+        types.CodeType,
+        types.CoroutineType,
+        types.GeneratorType,
+        asyncio.AbstractEventLoop,
+        asyncio.Future,
+        weakref.ref,
+    )
+    seen: set[int] = set()
+    stack: list[tuple[object, str]] = [(root, "err")]
+    while stack:
+        obj, where = stack.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        assert len(seen) < 100_000, "error graph unexpectedly large"
+        if isinstance(obj, str):
+            yield where, obj
+            continue
+        if isinstance(obj, bytes | bytearray | memoryview):
+            yield where, bytes(obj).decode("latin-1")
+            continue
+        if obj is None or isinstance(obj, int | float | complex | enum.Enum):
+            continue
+        try:
+            yield where + " repr", repr(obj)
+        except Exception as exc:  # a repr that fails cannot leak either
+            yield where + " repr failed", type(exc).__name__
+        children: list[tuple[object, str]] = []
+        if isinstance(obj, BaseException):
+            yield where + " str", str(obj)
+            children += [(obj.__cause__, ".__cause__"), (obj.__context__, ".__context__")]
+            children += [(a, f".args[{i}]") for i, a in enumerate(obj.args)]
+            children += [(n, ".__notes__") for n in getattr(obj, "__notes__", ())]
+        if isinstance(obj, Mapping):
+            for k, v in obj.items():
+                children += [(k, f"[key {k!r}]"), (v, f"[{k!r}]")]
+        elif isinstance(obj, list | tuple | set | frozenset | collections.deque):
+            children += [(v, f"[{i}]") for i, v in enumerate(obj)]
+        for name, value in getattr(obj, "__dict__", {}).items():
+            children.append((value, f".{name}"))
+        for cls in type(obj).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if isinstance(name, str) and name not in ("__dict__", "__weakref__"):
+                    children.append((getattr(obj, name, None), f".{name}"))
+        stack.extend((child, where + path) for child, path in children)
+
+
+def assert_no_secrets(err: BaseException) -> None:
+    for where, text in reachable_texts(err):
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} reachable at {where}: {text[:300]!r}"

@@ -10,9 +10,7 @@ and what the server saw (requests, raw paths, headers, TCP connections).
 from __future__ import annotations
 
 import asyncio
-import collections
 import email.utils
-import enum
 import gzip
 import json
 import math
@@ -20,12 +18,9 @@ import re
 import subprocess
 import sys
 import time
-import traceback
-import types
 import urllib.parse
-import weakref
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,28 +60,39 @@ from flolive.retry import is_pushback
 
 from .conftest import FakeSleep
 from .helpers import error_body, page_body, participant
-from .hostile import Answer, Hang, HostileServer, Reply, Reset, Seen, Stream, raw_response
+from .hostile import (
+    CAMPAIGNS,
+    LOGIN,
+    PARTICIPANTS,
+    PASSWORD,
+    TOKEN,
+    TOKEN_2,
+    USER,
+    Answer,
+    Hang,
+    HostileServer,
+    Reply,
+    Reset,
+    Seen,
+    Stream,
+    assert_no_secrets,
+    campaign_item,
+    items_body,
+    raw_response,
+    token_body,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
 DEFAULT_LIMIT = 64 * MiB
 RSS_CEILING_KIB = 300 * 1024
 
-TOKEN = "tok-S3CRET-4f9a1c"
-TOKEN_2 = "tok-S3CRET-second-77b2"
-USER = "alice@example.test"
-PASSWORD = "pw-S3CRET-b81e0d"
-SECRETS = (TOKEN, TOKEN_2, PASSWORD, "S3CRET")
-
-LOGIN = "/api/v2/auth/token"
-CAMPAIGNS = "/api/v2/customer/1/campaign"
-PARTICIPANTS = "/api/v2/customer/1/campaign/2/participants"
-
 
 @pytest.fixture
 def server() -> Iterator[HostileServer]:
     with HostileServer() as s:
         yield s
+    assert not s.errors, s.errors  # it served what the test scripted
 
 
 @pytest.fixture
@@ -94,6 +100,7 @@ def elsewhere() -> Iterator[HostileServer]:
     """A second origin: the same host, another port."""
     with HostileServer() as s:
         yield s
+    assert not s.errors, s.errors
 
 
 def client(server: HostileServer, **kw: Any) -> Client:
@@ -103,29 +110,6 @@ def client(server: HostileServer, **kw: Any) -> Client:
     kw.setdefault("speculate", 0)
     kw.setdefault("sleep", FakeSleep())
     return Client(base_url=server.url, **kw)
-
-
-def campaign_item(i: int) -> dict[str, Any]:
-    return {
-        "id": i,
-        "name": f"campaign {i}",
-        "templateId": 3,
-        "status": "COMPLETED",
-        "timestamp": "2022-02-11 14:21:53",
-        "effectiveStart": "2022-02-11",
-        "effectiveEnd": "2022-03-11",
-        "maxRetries": 2,
-    }
-
-
-def items_body(items: list[dict[str, Any]]) -> bytes:
-    return msgspec.json.encode({"errorCode": "", "errorMessage": "", "content": items})
-
-
-def token_body(token: str) -> bytes:
-    return msgspec.json.encode(
-        {"errorCode": "", "errorMessage": "", "content": [{"token": token}], "pageable": ""}
-    )
 
 
 def paged(
@@ -336,74 +320,6 @@ async def test_a_too_large_503_is_not_retried(server: HostileServer) -> None:
 
 
 # -- 2. credentials stay at the origin -----------------------------------------
-
-
-def reachable_texts(root: BaseException) -> Iterator[tuple[str, str]]:
-    """Every text reachable from an exception: its formatted traceback, and
-    the reprs and strings of everything reachable through ``__cause__``,
-    ``__context__``, args, notes and attributes (``__dict__`` and slots),
-    recursively. Code, frames and tracebacks are not walked: frames hold
-    the client's locals, which hold credentials by design."""
-    yield "format_exception", "".join(traceback.format_exception(root))
-    skip = (
-        types.ModuleType,
-        type,
-        types.FunctionType,
-        types.BuiltinFunctionType,
-        types.MethodType,
-        types.FrameType,
-        types.TracebackType,
-        types.CodeType,
-        types.CoroutineType,
-        types.GeneratorType,
-        asyncio.AbstractEventLoop,
-        asyncio.Future,
-        weakref.ref,
-    )
-    seen: set[int] = set()
-    stack: list[tuple[object, str]] = [(root, "err")]
-    while stack:
-        obj, where = stack.pop()
-        if id(obj) in seen or isinstance(obj, skip):
-            continue
-        seen.add(id(obj))
-        assert len(seen) < 100_000, "error graph unexpectedly large"
-        if isinstance(obj, str):
-            yield where, obj
-            continue
-        if isinstance(obj, bytes | bytearray | memoryview):
-            yield where, bytes(obj).decode("latin-1")
-            continue
-        if obj is None or isinstance(obj, int | float | complex | enum.Enum):
-            continue
-        try:
-            yield where + " repr", repr(obj)
-        except Exception as exc:  # a repr that fails cannot leak either
-            yield where + " repr failed", type(exc).__name__
-        children: list[tuple[object, str]] = []
-        if isinstance(obj, BaseException):
-            yield where + " str", str(obj)
-            children += [(obj.__cause__, ".__cause__"), (obj.__context__, ".__context__")]
-            children += [(a, f".args[{i}]") for i, a in enumerate(obj.args)]
-            children += [(n, ".__notes__") for n in getattr(obj, "__notes__", ())]
-        if isinstance(obj, Mapping):
-            for k, v in obj.items():
-                children += [(k, f"[key {k!r}]"), (v, f"[{k!r}]")]
-        elif isinstance(obj, list | tuple | set | frozenset | collections.deque):
-            children += [(v, f"[{i}]") for i, v in enumerate(obj)]
-        for name, value in getattr(obj, "__dict__", {}).items():
-            children.append((value, f".{name}"))
-        for cls in type(obj).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if isinstance(name, str) and name not in ("__dict__", "__weakref__"):
-                    children.append((getattr(obj, name, None), f".{name}"))
-        stack.extend((child, where + path) for child, path in children)
-
-
-def assert_no_secrets(err: BaseException) -> None:
-    for where, text in reachable_texts(err):
-        for secret in SECRETS:
-            assert secret not in text, f"{secret!r} reachable at {where}: {text[:300]!r}"
 
 
 def closed_port() -> int:
@@ -1045,6 +961,11 @@ RETRY_AFTER_SHAPES: dict[str, dict[str, str]] = {
     "date-past": {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
     "date-year-9999": {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"},
     "date-year-99999": {"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"},
+    "date-year-11-digits": {"Retry-After": "Fri, 31 Dec 99999999999 23:59:59 GMT"},
+    "date-year-20-digits": {"Retry-After": "Fri, 31 Dec 99999999999999999999 23:59:59 GMT"},
+    "date-huge-zone": {"Retry-After": "Fri, 31 Dec 2024 23:59:59 +99999999999999999999"},
+    "date-huge-hour": {"Retry-After": "Fri, 31 Dec 2024 99999999999999999999:59:59 GMT"},
+    "date-huge-day": {"Retry-After": "Fri, 99999999999999999999 Dec 2024 23:59:59 GMT"},
     "date-year-0": {"Retry-After": "Sat, 01 Jan 0000 00:00:00 GMT"},
     "date-garbled": {"Retry-After": "Fri, 32 Foo 2024 25:61:61 GMT"},
     "date-no-zone": {"Retry-After": "Fri, 31 Dec 2100 23:59:59"},
@@ -1117,6 +1038,8 @@ EXACT_RETRY_AFTER: list[tuple[str, dict[str, str], float | None]] = [
     ("garbage", {"Retry-After": "garbage"}, None),
     ("empty", {"Retry-After": ""}, None),
     ("huge-year", {"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}, None),
+    ("overflowing-year", {"Retry-After": "Fri, 31 Dec 99999999999 23:59:59 GMT"}, None),
+    ("overflowing-zone", {"Retry-After": "Fri, 31 Dec 2024 23:59:59 +99999999999999999999"}, None),
     ("none", {}, None),
     ("ms", {"retry-after-ms": "1500"}, 1.5),
     ("ms-negative", {"retry-after-ms": "-1"}, 0.0),
@@ -1153,6 +1076,9 @@ def test_retry_after_of_a_future_date() -> None:
         "+3",
         "1e-999",
         "Fri, 31 Dec -1 23:59:59 GMT",
+        "Fri, 31 Dec 99999999999999999999 23:59:59 GMT",
+        "Fri, 99999999999999999999 Dec 2024 23:59:59 GMT",
+        "Fri, 31 Dec 2024 99999999999999999999:59:59 GMT",
         "Fri, 31 Dec 2024 23:59:59 +9999",
         "Mon, 99 Jan 2024 00:00:00 GMT",
         "Thu, 01 Jan 1970 00:00:00 GMT",
