@@ -14,7 +14,7 @@ aiohttp is asyncio-only, so the SDK runs on asyncio; there is no trio backend.
 from ._auth import TokenProvider
 from ._transport import ClientStats
 from ._version import __version__
-from .client import Client, ListOptions
+from .client import USE_CLIENT_DEFAULT, Client, ClientState, ListOptions, UseClientDefault
 from .errors import (
     APIError,
     AuthenticationError,
@@ -55,6 +55,7 @@ from .pagination import AsyncPager, ItemIterator, OnListChange, OnPage, PageIter
 from .retry import RetryPolicy
 
 __all__ = [
+    "USE_CLIENT_DEFAULT",
     "APIError",
     "AsyncPager",
     "AuthenticationError",
@@ -63,6 +64,7 @@ __all__ = [
     "CampaignStatus",
     "Client",
     "ClientNotOpenError",
+    "ClientState",
     "ClientStats",
     "CustomerNotFound",
     "DeadlineExceeded",
@@ -98,5 +100,6 @@ __all__ = [
     "SubscriberNotFound",
     "TokenProvider",
     "TransportError",
+    "UseClientDefault",
     "__version__",
 ]

@@ -211,8 +211,9 @@ class Transport:
         Only GETs are retried.
         """
         ctx = RequestContext(method, path, page, sensitive)
+        scope = asyncio.timeout_at(deadline)
         try:
-            async with asyncio.timeout_at(deadline):
+            async with scope:
                 return await self._attempts(
                     ctx,
                     parse,
@@ -224,11 +225,10 @@ class Transport:
                     max_response_size or self.max_response_size,
                     authenticate,
                 )
-        except TimeoutError as exc:
-            if isinstance(exc, FloliveError):
-                raise
-        # Only the deadline's own expiry gets here; raised outside the except
-        # block so it chains nothing.
+        except TimeoutError:
+            if not scope.expired():
+                raise  # a RequestTimeout of ours, or a caller's token provider's
+        # Raised outside the except block, so it chains nothing.
         raise DeadlineExceeded("listing deadline passed", context=ctx)
 
     async def _attempts(
@@ -284,6 +284,8 @@ class Transport:
                 if delay is None or (deadline is not None and loop.time() + delay >= deadline):
                     raise
                 self.stats.retries += 1
+                if policy.on_retry is not None:
+                    policy.on_retry(exc, attempt, delay)
                 logger.debug(
                     "retry %d of %d in %.2f s: %s: %s",
                     attempt,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import enum
 import math
 import os
 import ssl as _ssl
-from collections.abc import Mapping
-from types import EllipsisType, TracebackType
-from typing import TypedDict, TypeVar, Unpack
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
@@ -18,6 +19,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
+from ._closing import AsyncClosing
 from ._codec import codec_for
 from ._transport import ClientStats, Sleep, Transport
 from ._version import __version__
@@ -26,7 +28,7 @@ from .models import Campaign, Label, Page, Participant, SubscriberIdType
 from .pagination import AsyncPager, OnListChange, OnPage, ResumeToken
 from .retry import RetryPolicy
 
-__all__ = ["Client", "ListOptions"]
+__all__ = ["USE_CLIENT_DEFAULT", "Client", "ClientState", "ListOptions", "UseClientDefault"]
 
 T = TypeVar("T")
 
@@ -91,6 +93,49 @@ def _check_options(options: Mapping[str, object]) -> None:
         )
 
 
+class UseClientDefault(enum.Enum):
+    """The type of :data:`USE_CLIENT_DEFAULT`."""
+
+    USE_CLIENT_DEFAULT = enum.auto()
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT = UseClientDefault.USE_CLIENT_DEFAULT
+"""Passed for a per-call setting (``timeout``, ``retry``, ``max_response_size``)
+it means "the client's setting", which ``None`` cannot mean where ``None`` is a
+value of its own (``timeout=None``: no timeout)."""
+
+
+class ClientState(enum.Enum):
+    """Where a :class:`Client` is in its life: ``client.state``."""
+
+    UNOPENED = "unopened"
+    """Created, not yet entered with ``async with``; no request can be sent."""
+    OPEN = "open"
+    """Inside ``async with``: sending requests."""
+    CLOSED = "closed"
+    """Closed by ``aclose()`` or the end of ``async with``; it may be opened again."""
+
+
+#: Settings a derived client (:meth:`Client.with_options`) may change; the
+#: connection, credentials and limiter stay shared.
+_DERIVABLE = frozenset(
+    {
+        "page_size",
+        "page_base",
+        "prefetch",
+        "speculate",
+        "timeout",
+        "listing_timeout",
+        "max_response_size",
+        "retry",
+        "on_list_change",
+    }
+)
+
+
 class _TokenItem(msgspec.Struct):
     token: str
 
@@ -118,12 +163,49 @@ def _positive_int(name: str, value: int) -> int:
     return value
 
 
+def _non_negative_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return value
+
+
+def _page_base(name: str, value: int) -> int:
+    if value not in (0, 1) or isinstance(value, bool):
+        raise ValueError(f"{name} must be 0 or 1, got {value!r}")
+    return value
+
+
+def _retry_policy(value: RetryPolicy, name: str = "retry") -> RetryPolicy:
+    if not isinstance(value, RetryPolicy):
+        raise TypeError(f"{name} must be a RetryPolicy, got {value!r}")
+    return value
+
+
+def _on_list_change(value: OnListChange, name: str = "on_list_change") -> OnListChange:
+    if value not in ("warn", "raise", "ignore"):
+        raise ValueError(f"{name} must be 'warn', 'raise' or 'ignore', got {value!r}")
+    return value
+
+
 def _seconds_or_none(name: str, value: float | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ValueError(f"{name} must be a finite number of seconds > 0, or None; got {value!r}")
     return float(value)
+
+
+_DERIVED_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "page_size": _positive_int,
+    "page_base": _page_base,
+    "prefetch": _positive_int,
+    "speculate": _non_negative_int,
+    "timeout": _seconds_or_none,
+    "listing_timeout": _seconds_or_none,
+    "max_response_size": _positive_int,
+    "retry": lambda name, value: _retry_policy(value, name),
+    "on_list_change": lambda name, value: _on_list_change(value, name),
+}
 
 
 def _id(name: str, value: int | str) -> str:
@@ -142,7 +224,7 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return dict(headers)
 
 
-class Client:
+class Client(AsyncClosing):
     """Async client of the floLIVE API v2. Use it as ``async with Client(...)``.
 
     One client owns one :class:`aiohttp.ClientSession` (or borrows yours), one
@@ -199,6 +281,10 @@ class Client:
         session: an :class:`aiohttp.ClientSession` of yours to use; the client
             leaves it open. Size its connector's ``limit`` at least
             ``max_concurrency``.
+        trace_configs: :class:`aiohttp.TraceConfig` objects for the session the
+            client creates, to see every request (OpenTelemetry's
+            ``create_trace_config()``, logging, metrics). With ``session=``,
+            configure your own session instead.
         sleep: the async sleep used for backoff and pauses (default
             :func:`asyncio.sleep`); tests inject a fake one.
     """
@@ -228,6 +314,7 @@ class Client:
         trust_env: bool = True,
         ssl: _ssl.SSLContext | bool = True,
         session: aiohttp.ClientSession | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         sleep: Sleep | None = None,
     ) -> None:
         env = os.environ
@@ -240,19 +327,20 @@ class Client:
         self.max_concurrency = _positive_int("max_concurrency", max_concurrency)
         self.adaptive_concurrency = adaptive_concurrency
         self.page_size = _positive_int("page_size", page_size)
-        if page_base not in (0, 1):
-            raise ValueError("page_base must be 0 or 1")
-        self.page_base = page_base
+        self.page_base = _page_base("page_base", page_base)
         self.prefetch = _positive_int("prefetch", prefetch or 2 * max_concurrency)
-        if isinstance(speculate, bool) or not isinstance(speculate, int) or speculate < 0:
-            raise ValueError(f"speculate must be an int >= 0, got {speculate!r}")
-        # Speculative requests are exactly what an adaptive limit backs off from.
-        self.speculate = 0 if adaptive_concurrency else speculate
+        self.speculate = _non_negative_int("speculate", speculate)
         self.timeout = _seconds_or_none("timeout", timeout)
         self.max_response_size = _positive_int("max_response_size", max_response_size)
         self.listing_timeout = _seconds_or_none("listing_timeout", listing_timeout)
-        self.retry = retry or RetryPolicy()
-        self.on_list_change: OnListChange = on_list_change
+        self.retry = _retry_policy(retry or RetryPolicy())
+        self.on_list_change: OnListChange = _on_list_change(on_list_change)
+        if session is not None and trace_configs:
+            raise ValueError(
+                "trace_configs apply to the client's own session: with session=, "
+                "give them to your aiohttp.ClientSession"
+            )
+        self._trace_configs = list(trace_configs or ())
         self._proxy = proxy
         self._trust_env = trust_env
         self._ssl = ssl
@@ -274,6 +362,8 @@ class Client:
         )
         self._transport: Transport | None = None
         self._stats = ClientStats()
+        self._state = ClientState.UNOPENED
+        self._root = self  # the client whose connection this one uses
 
     def _make_auth(
         self,
@@ -296,15 +386,53 @@ class Client:
         return Auth()
 
     def __repr__(self) -> str:
-        state = "open" if self._transport is not None else "closed"
+        derived = " derived" if self._root is not self else ""
         return (
             f"<flolive.Client {self.base_url} auth={self._auth.kind} "
-            f"max_concurrency={self.max_concurrency} {state}>"
+            f"max_concurrency={self.max_concurrency} {self.state.value}{derived}>"
         )
 
     # -- lifetime ---------------------------------------------------------
 
+    @property
+    def state(self) -> ClientState:
+        """The :class:`ClientState` of this client (of its parent, for a
+        client made by :meth:`with_options`)."""
+        return self._root._state
+
+    def with_options(self, **options: Any) -> Client:
+        """A client with other defaults that shares this one's session,
+        connection pool, credentials, limiter, pause and stats.
+
+        ``options`` are any of ``page_size``, ``page_base``, ``prefetch``,
+        ``speculate``, ``timeout``, ``listing_timeout``, ``max_response_size``,
+        ``retry`` and ``on_list_change``. The derived client is open while this
+        one is; it needs no ``async with`` of its own, and closing it does
+        nothing.
+
+        Example::
+
+            async with Client(...) as client:
+                patient = client.with_options(timeout=120, retry=RetryPolicy(max_retries=8))
+                await patient.campaign(1, 7)
+        """
+        unknown = options.keys() - _DERIVABLE
+        if unknown:
+            raise TypeError(
+                f"with_options() cannot set {', '.join(sorted(map(repr, unknown)))}; "
+                f"it sets {', '.join(sorted(_DERIVABLE))}"
+            )
+        derived = copy.copy(self)
+        derived._root = self._root
+        for name, value in options.items():
+            setattr(derived, name, _DERIVED_CHECKS[name](name, value))
+        return derived
+
     async def __aenter__(self) -> Client:
+        if self._root is not self:
+            if self._root._transport is None:
+                raise ClientNotOpenError("open the client this one was derived from first")
+            return self
         if self._transport is not None:
             raise RuntimeError("this Client is already open")
         proxy: URL | None = URL(self._proxy) if self._proxy else None
@@ -323,7 +451,9 @@ class Client:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency, limit_per_host=0, ssl=self._ssl
             )
-            session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            session = aiohttp.ClientSession(
+                connector=connector, trust_env=False, trace_configs=self._trace_configs or None
+            )
         self._stats = ClientStats()
         self._transport = Transport(
             base_url=self.base_url,
@@ -340,21 +470,18 @@ class Client:
             proxy_auth=proxy_auth,
             adaptive=self.adaptive_concurrency,
         )
+        self._state = ClientState.OPEN
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
-        """Close the client (and its session, if it created it). Idempotent."""
+        """Close the client (and its session, if it created it). Idempotent.
+        A client made by :meth:`with_options` closes nothing."""
+        if self._root is not self:
+            return
         transport, self._transport = self._transport, None
         if transport is None:
             return
+        self._state = ClientState.CLOSED
         await transport.aclose()
         if self._own_session:
             await transport.session.close()
@@ -362,18 +489,18 @@ class Client:
     @property
     def stats(self) -> ClientStats:
         """Counters of requests, retries, throttles and bytes since the client opened."""
-        return self._stats
+        return self._root._stats
 
     @property
     def concurrency_limit(self) -> int:
         """The client-wide limit in force: ``max_concurrency``, or less while
         ``adaptive_concurrency`` backs off."""
-        t = self._transport
+        t = self._root._transport
         return t.limiter.limit if t is not None else self.max_concurrency
 
     @property
     def _t(self) -> Transport:
-        t = self._transport
+        t = self._root._transport
         if t is None:
             raise ClientNotOpenError(
                 "the client is not open; use it as `async with Client(...) as client:`"
@@ -428,7 +555,7 @@ class Client:
         codec = codec_for(item_type)
         base_params = dict(params or {})
         per_try = options.get("timeout", self.timeout)
-        retry = options.get("retry")
+        retry = options.get("retry", self.retry)
         max_size = _positive_int(
             "max_response_size", options.get("max_response_size", self.max_response_size)
         )
@@ -482,26 +609,29 @@ class Client:
         item_type: type[T],
         *,
         params: Mapping[str, str | int] | None = None,
-        timeout: float | EllipsisType | None = ...,
-        retry: RetryPolicy | None = None,
-        max_response_size: int | None = None,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> list[T]:
         """GET one envelope and return its ``content`` items (no paging).
 
-        ``timeout`` (default: the client's), ``retry`` (default: the client's
-        policy) and ``max_response_size`` (default: the client's) apply to this
-        call only.
+        ``timeout``, ``retry`` and ``max_response_size`` apply to this call
+        only; each defaults to the client's setting (:data:`USE_CLIENT_DEFAULT`).
         """
         return await self._t.request(
             "GET",
             path,
             codec_for(item_type).items,
             params=params,
-            timeout=timeout,
-            retry=retry,
+            timeout=(
+                self.timeout
+                if timeout is USE_CLIENT_DEFAULT
+                else _seconds_or_none("timeout", timeout)
+            ),
+            retry=self.retry if retry is USE_CLIENT_DEFAULT else _retry_policy(retry),
             max_response_size=(
-                None
-                if max_response_size is None
+                self.max_response_size
+                if max_response_size is USE_CLIENT_DEFAULT
                 else _positive_int("max_response_size", max_response_size)
             ),
         )
@@ -566,9 +696,9 @@ class Client:
         customer_id: int,
         campaign_id: int,
         *,
-        timeout: float | EllipsisType | None = ...,
-        retry: RetryPolicy | None = None,
-        max_response_size: int | None = None,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Campaign:
         """One campaign: ``GET /api/v2/customer/{customerId}/campaign/{campaignId}``.
 

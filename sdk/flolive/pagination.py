@@ -35,11 +35,11 @@ import asyncio
 import functools
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator
-from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from ._closing import AsyncClosing
 from .errors import (
     FloliveError,
     ListChanged,
@@ -346,7 +346,7 @@ class _PageStream(Generic[T]):
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class _PassIterator(Generic[T]):
+class _PassIterator(AsyncClosing, Generic[T]):
     """What both iterators share: the per-pass state and closing."""
 
     def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
@@ -382,17 +382,6 @@ class _PassIterator(Generic[T]):
         """Stop this pass and cancel its fetches. Idempotent."""
         await self._pager._close(self._stream)
 
-    async def __aenter__(self) -> _PassIterator[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 class PageIterator(_PassIterator[T]):
     """One pass over a listing, page by page; returned by :meth:`AsyncPager.pages`.
@@ -412,9 +401,6 @@ class PageIterator(_PassIterator[T]):
 
     def __anext__(self) -> Awaitable[Page[T]]:
         return self._gen.__anext__()
-
-    async def __aenter__(self) -> PageIterator[T]:
-        return self
 
 
 class ItemIterator(_PassIterator[T]):
@@ -441,11 +427,8 @@ class ItemIterator(_PassIterator[T]):
             for item in self._it:
                 return item
 
-    async def __aenter__(self) -> ItemIterator[T]:
-        return self
 
-
-class AsyncPager(Generic[T]):
+class AsyncPager(AsyncClosing, Generic[T]):
     """A lazy listing: iterate it for items, or :meth:`pages` for pages.
 
     Nothing is fetched until iteration starts; each iteration is a fresh pass,
@@ -594,14 +577,3 @@ class AsyncPager(Generic[T]):
         """Stop every pass of this pager still open and cancel its fetches."""
         for stream in list(self._open):
             await self._close(stream)
-
-    async def __aenter__(self) -> AsyncPager[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -23,7 +23,7 @@ import email.utils
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .errors import (
@@ -34,7 +34,10 @@ from .errors import (
     TransportError,
 )
 
-__all__ = ["RetryPolicy", "is_pushback"]
+__all__ = ["OnRetry", "RetryPolicy", "is_pushback"]
+
+OnRetry = Callable[[FloliveError, int, float], object]
+"""``on_retry(error, attempt, delay)``: a request is about to retry."""
 
 #: HTTP statuses that mean "fewer requests at once": 429, 503, and 500 too (the
 #: vendor's servers answer 500 when called too fast).
@@ -68,11 +71,16 @@ class RetryPolicy:
         retry_codes: envelope ``errorCode`` values retried (default ``GLOBAL_1001``).
         retry_transport_errors: retry resets, truncated bodies and timeouts
             (default ``True``).
+        on_retry: called as ``on_retry(error, attempt, delay)`` each time a
+            request is about to wait ``delay`` seconds and go again after its
+            attempt number ``attempt`` failed with ``error`` (default ``None``).
+            For metrics and logs; it runs on the event loop, so keep it quick.
 
     Example::
 
         Client(retry=RetryPolicy(max_retries=6, base_delay=0.2))
         client.campaign_participants(1, 2, retry=RetryPolicy.disabled())
+        RetryPolicy(on_retry=lambda err, attempt, delay: retries.inc())
     """
 
     max_retries: int = 3
@@ -84,6 +92,7 @@ class RetryPolicy:
     )
     retry_codes: frozenset[str] = field(default_factory=lambda: frozenset({"GLOBAL_1001"}))
     retry_transport_errors: bool = True
+    on_retry: OnRetry | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
