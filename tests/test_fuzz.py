@@ -103,6 +103,10 @@ def examples(kind: str) -> settings:
     return settings(PROFILE, max_examples=max(1, round(TOTAL_CASES * SHARES[kind])))
 
 
+# A case takes about 10 ms; the soak must not meet the suite's per-test timeout.
+soak_timeout = pytest.mark.timeout(max(120, round(TOTAL_CASES * 0.05)))
+
+
 # -- JSON that can say anything ------------------------------------------------
 
 
@@ -771,6 +775,7 @@ def run(env: FuzzEnv, case: Case) -> None:
 # -- the properties ------------------------------------------------------------
 
 
+@soak_timeout
 def test_fuzz_listing(fuzz_env: FuzzEnv) -> None:
     @examples("listing")
     @given(case=listing_cases())
@@ -780,6 +785,7 @@ def test_fuzz_listing(fuzz_env: FuzzEnv) -> None:
     check()
 
 
+@soak_timeout
 def test_fuzz_get_items(fuzz_env: FuzzEnv) -> None:
     @examples("get_items")
     @given(case=get_items_cases())
@@ -789,6 +795,7 @@ def test_fuzz_get_items(fuzz_env: FuzzEnv) -> None:
     check()
 
 
+@soak_timeout
 def test_fuzz_login(fuzz_env: FuzzEnv) -> None:
     @examples("login")
     @given(case=login_cases())

@@ -551,6 +551,18 @@ async def scenario_login_truncated(s: HostileServer, _: HostileServer) -> BaseEx
     return await _fails(_password_client(s), _get)
 
 
+async def scenario_login_bad_chunking(s: HostileServer, _: HostileServer) -> BaseException:
+    # aiohttp's parser quotes the bytes it choked on: here, the token.
+    answer = raw_response(
+        "HTTP/1.1 200 OK",
+        [("Transfer-Encoding", "chunked")],
+        token_body(TOKEN),
+        content_length=False,
+    )
+    s.responder = lambda _seen: answer
+    return await _fails(_password_client(s), _get)
+
+
 async def scenario_login_control_token(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lying_login(token_body(TOKEN + "\r\nX-Evil: 1"))
     return await _fails(_password_client(s), _get)
@@ -781,7 +793,7 @@ async def test_an_unknown_listing_option_is_a_type_error_at_the_call(
             assert option in message
             # ...and the valid ones, so the fix is in the message.
             assert "page_size" in message
-            assert "max_items" in message
+            assert "on_list_change" in message
     assert server.connections == 0
 
 
