@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -20,6 +21,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .pipelines import CASES as PIPELINE_CASES
 
 HERE = Path(__file__).resolve().parent
 #: The client's default speculative first window (``Client(speculate=...)``).
@@ -289,6 +292,8 @@ CASES = {
     "requests": case_requests,
     "import": case_import,
 }
+# Arrow, dlt and Dask cases (they need the arrow, dlt and dask extras).
+CASES.update({name: functools.partial(case, server) for name, case in PIPELINE_CASES.items()})
 
 
 def machine() -> str:

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from .errors import DecodeError, FloliveError, RequestContext, error_for_code, error_for_status
-from .models import Envelope, ErrorEnvelope, Page, Pageable
+from .models import CursorEnvelope, Envelope, ErrorEnvelope, Page, Pageable
 
 T = TypeVar("T")
 
@@ -124,4 +124,49 @@ def codec_for(item_type: type[T]) -> EnvelopeCodec[T]:
     codec = _codecs.get(item_type)
     if codec is None:
         codec = _codecs[item_type] = EnvelopeCodec(item_type)
+    return codec
+
+
+class CursorCodec(Generic[T]):
+    """Decodes the answers of a point-in-time cursor (``CursorEnvelope[item_type]``).
+
+    Get one with :func:`cursor_codec_for`, which caches one per item type.
+    """
+
+    __slots__ = ("_decoder", "item_type")
+
+    def __init__(self, item_type: type[T]) -> None:
+        self.item_type = item_type
+        self._decoder: msgspec.json.Decoder[CursorEnvelope[T]] = msgspec.json.Decoder(
+            CursorEnvelope[item_type]  # type: ignore[valid-type]
+        )
+
+    def chunk(self, body: bytes, http_status: int, ctx: RequestContext) -> CursorEnvelope[T]:
+        """A success answer whose ``content`` is a list; raises the typed error otherwise."""
+        reason = None
+        try:
+            env = self._decoder.decode(body)
+        except _DECODE_FAILURES as exc:
+            reason = _reason(exc)
+        if reason is not None:
+            raise _envelope_error(body, http_status, ctx) or EnvelopeCodec._invalid(
+                reason, body, http_status, ctx
+            )
+        if env.error_code:
+            raise error_for_code(env.error_code, env.error_message, http_status, context=ctx)
+        if not isinstance(env.content, list):
+            raise EnvelopeCodec._invalid(
+                "`content` is not a list - at `$.content`", body, http_status, ctx
+            )
+        return env
+
+
+_cursor_codecs: dict[Any, CursorCodec[Any]] = {}
+
+
+def cursor_codec_for(item_type: type[T]) -> CursorCodec[T]:
+    """The shared codec for ``CursorEnvelope[item_type]``."""
+    codec = _cursor_codecs.get(item_type)
+    if codec is None:
+        codec = _cursor_codecs[item_type] = CursorCodec(item_type)
     return codec

@@ -202,15 +202,17 @@ class Transport:
         max_response_size: int | None = None,
         authenticate: bool = True,
         sensitive: bool = False,
+        idempotent: bool = False,
     ) -> R:
         """Send until success or a final typed error; ``parse`` turns a 2xx body
         into the result (and raises typed errors for error envelopes).
 
         ``path`` is already percent-encoded. ``deadline`` is an event-loop time
         by which the whole request, waits and retries included, must be done.
-        Only GETs are retried.
+        Only GETs are retried, and other requests marked ``idempotent`` (a
+        cursor read, which sends the same ``pitId`` again).
         """
-        ctx = RequestContext(method, path, page, sensitive)
+        ctx = RequestContext(method, path, page, sensitive, idempotent)
         scope = asyncio.timeout_at(deadline)
         try:
             async with scope:
@@ -377,7 +379,11 @@ class Transport:
         if target is None:
             raise RedirectRefused(status, None, reason="its Location is not a URL", context=ctx)
         if ctx.method != "GET":
-            raise RedirectRefused(status, host, reason="the login is never redirected", context=ctx)
+            # The login's body holds the password; no other POST is redirected either.
+            reason = (
+                "the login is never redirected" if ctx.sensitive else "only GETs are redirected"
+            )
+            raise RedirectRefused(status, host, reason=reason, context=ctx)
         if _origin(target) != self._origin:
             raise RedirectRefused(
                 status, host, reason="it leaves the configured origin", context=ctx

@@ -1,9 +1,7 @@
 """The ``flolive`` command: bulk exports, campaign listing, and the sandbox server.
 
-Exit codes: 0 success, 2 bad arguments or refused output, 3 unknown customer,
-campaign or subscriber, 4 authentication failed, 5 server unreachable or
-connection failed, 6 other API or HTTP error, 7 export finished but some
-identifiers failed, 130 interrupted.
+Exit codes are :class:`ExitCode` (the one definition; ``flolive --help`` and the
+README's table come from it). Expected errors print one line, no traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import enum
 import getpass
+import math
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+import textwrap
+import warnings
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -26,38 +28,95 @@ from .errors import (
     CampaignNotFound,
     CustomerNotFound,
     FloliveError,
+    InvalidCredentials,
+    ListChangedWarning,
     SubscriberNotFound,
     TransportError,
+    incomplete_message,
 )
 from .export import (
     FORMATS,
     ExportError,
     ExportResult,
     NoProgress,
+    NothingToResume,
+    OutputError,
     Progress,
     export_labels,
     export_participants,
     format_for,
     read_values,
 )
-
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_AUTH = 4
-EXIT_UNREACHABLE = 5
-EXIT_API = 6
-EXIT_PARTIAL = 7
+from .models import SubscriberIdType
+from .sandbox.server import FAULT_DESCRIPTIONS
 
 
-class UsageError(Exception):
-    pass
+class ExitCode(enum.IntEnum):
+    """Exit codes of the ``flolive`` command; :data:`EXIT_MEANINGS` says what each means."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    AUTH = 4
+    UNREACHABLE = 5
+    API = 6
+    PARTIAL = 7
+    INCOMPLETE = 8
+    FILE = 9
+    INTERRUPTED = 130
+
+
+#: What each exit code means: the source of ``--help``'s epilog and of the README table.
+EXIT_MEANINGS: Mapping[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.UNEXPECTED: "unexpected error: a bug (a traceback is printed; please report it)",
+    ExitCode.USAGE: (
+        "bad arguments, or an output refused by the rules (it exists without --resume "
+        "or --overwrite, or its checkpoint belongs to another export)"
+    ),
+    ExitCode.NOT_FOUND: "unknown customer, campaign or subscriber",
+    ExitCode.AUTH: "authentication failed, or credentials that cannot be sent",
+    ExitCode.UNREACHABLE: "server unreachable, connection failed or timed out",
+    ExitCode.API: "other API or HTTP error",
+    ExitCode.PARTIAL: "export finished, but some identifiers failed",
+    ExitCode.INCOMPLETE: (
+        "export finished with fewer items than the server's totalElements (takes precedence over 7)"
+    ),
+    ExitCode.FILE: (
+        "a file cannot be read or written: the output, its checkpoint, or --values-from "
+        "(missing directory, no permission, a directory, a full disk, ...)"
+    ),
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+class CliError(Exception):
+    """An expected failure of the command: one line on stderr, then ``code``."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.USAGE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # -- arguments ---------------------------------------------------------------
 
 
-def _bounded(convert: type[int] | type[float], low: float, high: float | None = None) -> Any:
-    """An argparse type: a number of ``convert``'s kind within [low, high]."""
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other expected error (argparse prints the usage too).
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _bounded(
+    convert: type[int] | type[float],
+    low: float,
+    high: float | None = None,
+    *,
+    above: bool = False,
+) -> Any:
+    """An argparse type: a finite number of ``convert``'s kind, ``>= low``
+    (``> low`` if ``above``) and ``<= high``."""
 
     def parse(text: str) -> int | float:
         try:
@@ -65,9 +124,18 @@ def _bounded(convert: type[int] | type[float], low: float, high: float | None = 
         except ValueError:
             kind = "an integer" if convert is int else "a number"
             raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"must be {bound}: {value}")
+        if (
+            not math.isfinite(value)
+            or value < low
+            or (above and value == low)
+            or (high is not None and value > high)
+        ):
+            if high is not None:
+                bound = f"between {low} and {high}"
+            else:
+                bound = f"{'>' if above else '>='} {low}"
+            kind = "" if convert is int else "a finite number "
+            raise argparse.ArgumentTypeError(f"must be {kind}{bound}: {text}")
         return value
 
     return parse
@@ -76,6 +144,9 @@ def _bounded(convert: type[int] | type[float], low: float, high: float | None = 
 _positive = _bounded(int, 1)
 _nonneg_int = _bounded(int, 0)
 _rate = _bounded(float, 0, 1)
+_seconds = _bounded(float, 0, above=True)
+_nonneg_seconds = _bounded(float, 0)
+_port = _bounded(int, 0, 65535)
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -99,48 +170,70 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--page-size", type=_positive, help="items per page asked for (100)")
     g.add_argument("--page-base", type=int, choices=(0, 1), help="server's first page number (0)")
-    g.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
+    g.add_argument(
+        "--timeout", type=_seconds, default=30.0, help="seconds per request, finite, > 0 (30)"
+    )
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
     p.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=list(FORMATS),
         help="output format (default: from the file extension, else jsonl)",
     )
-    p.add_argument("--resume", action="store_true", help="continue an interrupted export")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted export")
+    again.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--checkpoint-interval",
+        type=_nonneg_seconds,
+        default=0.5,
+        metavar="SECONDS",
+        help="least seconds between checkpoints of a resumable output (0.5; 0: every page)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+
+
+def _epilog() -> str:
+    lines = [
+        textwrap.fill(
+            meaning, width=79, initial_indent=f"  {int(code):>3}  ", subsequent_indent=" " * 7
+        )
+        for code, meaning in EXIT_MEANINGS.items()
+    ]
+    return "exit codes:\n" + "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The argument parser of the ``flolive`` command."""
+    parser = _Parser(
         prog="flolive",
         description="Bulk exports from floLIVE's IoT connectivity API v2.",
-        epilog=(
-            "exit codes: 0 ok, 2 bad arguments or refused output, 3 not found, "
-            "4 authentication failed, 5 unreachable, 6 other API error, 7 partial, "
-            "130 interrupted"
-        ),
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"flolive-sdk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     export = sub.add_parser("export", help="export a list to a file")
     what = export.add_subparsers(dest="what", required=True)
-    part = what.add_parser("participants", help="participants of a campaign")
+    documented: dict[str, Any] = {
+        "epilog": _epilog(),
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
+    part = what.add_parser("participants", help="participants of a campaign", **documented)
     part.add_argument("--customer", type=_nonneg_int, required=True, help="customer id")
     part.add_argument("--campaign", type=_nonneg_int, required=True, help="campaign id")
     _output_args(part)
     _connection_args(part)
 
-    labels = what.add_parser("labels", help="labels of one or many subscribers")
+    labels = what.add_parser("labels", help="labels of one or many subscribers", **documented)
     labels.add_argument(
-        "--type", required=True, choices=("imsi", "iccid", "msisdn", "imei"), dest="id_type"
+        "--type", required=True, choices=[t.value for t in SubscriberIdType], dest="id_type"
     )
     src = labels.add_mutually_exclusive_group(required=True)
-    src.add_argument("--value", help="one subscriber identifier")
+    src.add_argument("--value", help="one subscriber identifier (unknown: exit code 3)")
     src.add_argument("--values-from", metavar="FILE", help="identifiers, one a line (- for stdin)")
     _output_args(labels)
     _connection_args(labels)
@@ -154,21 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sbx = sub.add_parser("sandbox", help="serve the sandbox API until interrupted")
     sbx.add_argument("--host", default="127.0.0.1")
-    sbx.add_argument("--port", type=int, default=8080)
+    sbx.add_argument("--port", type=_port, default=8080)
     sbx.add_argument("--seed", type=int, default=0)
     sbx.add_argument("--page-base", type=int, choices=(0, 1), default=0)
     sbx.add_argument("--max-page-size", type=_positive, default=2000)
-    sbx.add_argument("--latency", type=float, default=0.0, help="seconds per request")
-    for kind, what_ in (
-        ("global-1001", "GLOBAL_1001 envelopes"),
-        ("rate-limited", "429 with Retry-After"),
-        ("server-error", "HTTP 500"),
-        ("unavailable", "HTTP 503"),
-        ("drop", "dropped connections"),
-        ("truncate", "bodies cut short"),
-    ):
-        sbx.add_argument(f"--fault-{kind}", type=_rate, default=0.0, help=f"rate of {what_}")
-    sbx.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429s")
+    sbx.add_argument("--latency", type=_nonneg_seconds, default=0.0, help="seconds per request")
+    for kind, served in FAULT_DESCRIPTIONS.items():
+        sbx.add_argument(
+            f"--fault-{kind.replace('_', '-')}", type=_rate, default=0.0, help=f"rate of {served}"
+        )
+    sbx.add_argument("--retry-after", type=_nonneg_seconds, default=1.0, help="Retry-After of 429s")
     sbx.add_argument("--throttle-above", type=_positive, help="429 above N requests in flight")
     sbx.add_argument("--drift", type=_nonneg_int, default=0, help="participants added per page")
     sbx.add_argument(
@@ -204,19 +292,21 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Client]:
         return
     base_url = args.base_url or os.environ.get("FLOLIVE_BASE_URL")
     if not base_url:
-        raise UsageError("no API given: use --base-url, FLOLIVE_BASE_URL, or --sandbox")
+        raise CliError("no API given: use --base-url, FLOLIVE_BASE_URL, or --sandbox")
     username = args.username or os.environ.get("FLOLIVE_USERNAME")
     if username:
         password = os.environ.get("FLOLIVE_PASSWORD")
         if password is None:
             if not sys.stdin.isatty():
-                raise UsageError("set FLOLIVE_PASSWORD (no terminal to prompt on)")
+                raise CliError("set FLOLIVE_PASSWORD (no terminal to prompt on)")
             password = getpass.getpass(f"password for {username}: ")
         options.update(username=username, password=password)
     try:
         client = Client(base_url=base_url, **options)
+    except InvalidCredentials:
+        raise
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise CliError(str(exc)) from None
     async with client:
         yield client
 
@@ -225,9 +315,12 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Client]:
 
 
 class RichProgress:
-    """A live bar on stderr: items, pages, rate and ETA from totalElements."""
+    """A live bar on stderr: items, pages, rate and ETA from totalElements.
 
-    def __init__(self, label: str) -> None:
+    After a resume the bar starts at what earlier runs wrote and says what
+    this run added; the rate and ETA count this run only."""
+
+    def __init__(self, label: str, unit: str = "pages") -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -246,7 +339,7 @@ class RichProgress:
             BarColumn(),
             TaskProgressColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[pages]} pages"),
+            TextColumn("{task.fields[pages]}"),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
@@ -254,22 +347,40 @@ class RichProgress:
             transient=False,
         )
         self._label = label
+        self._unit = unit
         self._task: Any = None
-        self._pages = 0
+        self._prior_pages = 0
+        self._run_items = 0
+        self._run_pages = 0
 
-    def start(self, total: int | None) -> None:
+    def _pages_text(self) -> str:
+        text = f"{self._prior_pages + self._run_pages:,} {self._unit}"
+        if self._prior_pages:
+            text += f" (this run: {self._run_items:,} items, {self._run_pages:,} {self._unit})"
+        return text
+
+    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
         if self._task is None:
+            self._prior_pages = pages
             self._progress.start()
-            self._task = self._progress.add_task(self._label, total=total, pages=0, rate="")
+            # Earlier runs' items enter as the starting point, not as an
+            # advance, so the rate and the ETA measure this run alone.
+            self._task = self._progress.add_task(
+                f"{self._label} (resumed)" if pages else self._label,
+                total=total,
+                completed=items,
+                pages=self._pages_text(),
+                rate="",
+            )
 
     def advance(self, items: int, pages: int) -> None:
-        self._pages += pages
-        task = self._progress.tasks[0]
-        speed = task.speed
+        self._run_items += items
+        self._run_pages += pages
+        speed = self._progress.tasks[0].speed
         self._progress.update(
             self._task,
             advance=items,
-            pages=self._pages,
+            pages=self._pages_text(),
             rate=f"{speed:,.0f} items/s" if speed else "",
         )
 
@@ -278,11 +389,11 @@ class RichProgress:
             self._progress.stop()
 
 
-def _progress(args: argparse.Namespace, label: str) -> Progress:
+def _progress(args: argparse.Namespace, label: str, unit: str) -> Progress:
     if args.quiet or not sys.stderr.isatty():
         return NoProgress()
     try:
-        return RichProgress(label)
+        return RichProgress(label, unit)
     except ImportError:
         return NoProgress()  # the `cli` extra adds the bar
 
@@ -290,51 +401,129 @@ def _progress(args: argparse.Namespace, label: str) -> Progress:
 # -- commands ---------------------------------------------------------------
 
 
+def _warn(message: str) -> None:
+    print(f"flolive: warning: {message}", file=sys.stderr)
+
+
 def _summary(result: ExportResult, output: str) -> None:
-    rate = result.items / result.seconds if result.seconds > 0 else 0.0
+    rate = result.run_items / result.seconds if result.seconds > 0 else 0.0
     where = "stdout" if output == "-" else output
-    resumed = f", resumed at {result.resumed_at}" if result.resumed_at is not None else ""
-    print(
-        f"flolive: wrote {result.items:,} items from {result.pages:,} pages to {where} "
-        f"in {result.seconds:.2f} s ({rate:,.0f} items/s{resumed})",
-        file=sys.stderr,
+    line = (
+        f"flolive: wrote {result.run_items:,} items from {result.run_pages:,} {result.unit} "
+        f"to {where} in {result.seconds:.2f} s ({rate:,.0f} items/s)"
+    )
+    if result.resumed_at is not None:
+        line += (
+            f", resumed at {result.resumed_at}; {where} now holds {result.items:,} items "
+            f"from {result.pages:,} {result.unit}"
+        )
+    print(line, file=sys.stderr)
+
+
+# The SDK words a short full pass with incomplete_message(); the CLI reports
+# that shortfall itself (after a resume too), so it drops the SDK's copy.
+_INCOMPLETE_MARK = incomplete_message(0, 0, 0).partition("0")[0]
+
+
+@contextlib.contextmanager
+def _list_warnings() -> Iterator[list[str]]:
+    """Collect the messages of ListChangedWarnings raised in the block (other
+    warnings pass through as usual), to report each once as one line."""
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ListChangedWarning)
+        try:
+            yield messages
+        finally:
+            others = []
+            for w in caught:
+                if issubclass(w.category, ListChangedWarning):
+                    messages.append(str(w.message))
+                else:
+                    others.append(w)
+    for w in others:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def _values(args: argparse.Namespace) -> list[str]:
+    if args.value is not None:
+        return [args.value]
+    shown = "stdin" if args.values_from == "-" else args.values_from
+    try:
+        values = read_values(args.values_from)
+    except OSError as exc:
+        raise CliError(f"cannot read {shown}: {exc.strerror or exc}", ExitCode.FILE) from None
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {shown}: not UTF-8 text", ExitCode.FILE) from None
+    if not values:
+        raise CliError(f"no identifiers in {shown}")
+    return values
+
+
+def _fail_single(value: str, error: FloliveError) -> None:
+    # One identifier asked for: its failure is the command's failure.
+    raise error
+
+
+async def _run_export(
+    args: argparse.Namespace, client: Client, values: list[str], common: dict[str, Any]
+) -> ExportResult:
+    if args.what == "participants":
+        return await export_participants(
+            client,
+            args.customer,
+            args.campaign,
+            args.output,
+            progress=_progress(args, "participants", "pages"),
+            **common,
+        )
+    return await export_labels(
+        client,
+        args.id_type,
+        values,
+        args.output,
+        page_size=args.page_size,
+        progress=_progress(args, "labels", "identifiers"),
+        on_failure=(
+            _fail_single if args.value is not None else lambda v, e: _warn(f"{v}: {e.detail}")
+        ),
+        **common,
     )
 
 
 async def _export(args: argparse.Namespace) -> int:
     fmt = format_for(args.output, args.format)
-    async with _client(args) as client:
-        if args.what == "participants":
-            result = await export_participants(
-                client,
-                args.customer,
-                args.campaign,
-                args.output,
-                fmt=fmt,
-                resume=args.resume,
-                overwrite=args.overwrite,
-                progress=_progress(args, "participants"),
-            )
-        else:
-            values = [args.value] if args.value else read_values(args.values_from)
-            result = await export_labels(
-                client,
-                args.id_type,
-                values,
-                args.output,
-                fmt=fmt,
-                page_size=args.page_size,
-                resume=args.resume,
-                overwrite=args.overwrite,
-                progress=_progress(args, "labels"),
-                on_failure=lambda v, e: print(f"flolive: {v}: {e.detail}", file=sys.stderr),
-            )
+    values = _values(args) if args.what == "labels" else []
+    common: dict[str, Any] = {
+        "fmt": fmt,
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "checkpoint_interval": args.checkpoint_interval,
+    }
+    with _list_warnings() as changes:
+        async with _client(args) as client:
+            try:
+                result = await _run_export(args, client, values, common)
+            except NothingToResume as exc:
+                # The same command again after it finished (or was killed
+                # after finishing): success, with nothing to do.
+                print(f"flolive: {exc}", file=sys.stderr)
+                return ExitCode.OK
+    for message in dict.fromkeys(changes):
+        if not (result.missing and _INCOMPLETE_MARK in message):
+            _warn(message)
     if not args.quiet:
         _summary(result, args.output)
+    if result.missing:
+        assert result.expected is not None
+        where = "stdout" if args.output == "-" else args.output
+        base = result.page_base if result.page_base is not None else 0
+        _warn(f"{where}: " + incomplete_message(result.expected, result.items, base))
+        return ExitCode.INCOMPLETE
     if result.failed:
-        print(f"flolive: {len(result.failed)} identifiers failed", file=sys.stderr)
-        return EXIT_PARTIAL
-    return 0
+        _warn(f"{len(result.failed)} identifiers failed")
+        return ExitCode.PARTIAL
+    return ExitCode.OK
 
 
 async def _campaigns(args: argparse.Namespace) -> int:
@@ -360,30 +549,26 @@ async def _campaigns(args: argparse.Namespace) -> int:
                     str(c.max_retries),
                 )
             Console().print(table)
-            return 0
+            return ExitCode.OK
     sys.stdout.buffer.write(msgspec.json.Encoder().encode_lines(campaigns))
     sys.stdout.flush()
-    return 0
+    return ExitCode.OK
 
 
 async def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import Faults, Sandbox
+    from .sandbox.server import FAULT_KINDS
 
     token = os.environ.get("FLOLIVE_SANDBOX_TOKEN") if args.require_token else None
     if args.require_token and not token:
-        raise UsageError("--require-token needs FLOLIVE_SANDBOX_TOKEN")
+        raise CliError("--require-token needs FLOLIVE_SANDBOX_TOKEN")
     try:
         faults = Faults(
-            global_1001=args.fault_global_1001,
-            rate_limited=args.fault_rate_limited,
-            server_error=args.fault_server_error,
-            unavailable=args.fault_unavailable,
-            drop=args.fault_drop,
-            truncate=args.fault_truncate,
             retry_after=args.retry_after,
+            **{kind: getattr(args, f"fault_{kind}") for kind in FAULT_KINDS},
         )
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise CliError(str(exc)) from None
     sandbox = Sandbox(
         seed=args.seed,
         page_base=args.page_base,
@@ -399,25 +584,37 @@ async def _sandbox(args: argparse.Namespace) -> int:
     try:
         url = await sandbox.start()
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     print(f"flolive sandbox listening on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         await asyncio.Event().wait()
     finally:
         await sandbox.stop()
-    return 0
+    return ExitCode.OK
 
 
-def _exit_code(exc: BaseException) -> int:
-    if isinstance(exc, UsageError | ExportError | ValueError):
-        return EXIT_USAGE
+def _exit_code(exc: BaseException) -> ExitCode:
+    if isinstance(exc, CliError):
+        return exc.code
+    if isinstance(exc, OutputError):
+        return ExitCode.FILE
+    if isinstance(exc, ExportError):
+        return ExitCode.USAGE
     if isinstance(exc, CustomerNotFound | CampaignNotFound | SubscriberNotFound):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, AuthenticationError):
-        return EXIT_AUTH
+        return ExitCode.NOT_FOUND
+    if isinstance(exc, AuthenticationError | InvalidCredentials):
+        return ExitCode.AUTH
     if isinstance(exc, TransportError):
-        return EXIT_UNREACHABLE
-    return EXIT_API
+        return ExitCode.UNREACHABLE
+    if isinstance(exc, FloliveError):
+        return ExitCode.API
+    return ExitCode.USAGE  # a ValueError: an argument the SDK refused
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, FloliveError):
+        return f"{exc.detail} ({exc.path})" if exc.path else exc.detail
+    return str(exc)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -429,20 +626,23 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``flolive`` command."""
+    """Entry point of the ``flolive`` command; returns an :class:`ExitCode`."""
     args = build_parser().parse_args(argv)
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:
         print("flolive: interrupted", file=sys.stderr)
-        return 130
-    except (UsageError, ExportError, ValueError, FloliveError) as exc:
-        detail = exc.detail if isinstance(exc, FloliveError) else str(exc)
-        where = f" ({exc.path})" if isinstance(exc, FloliveError) and exc.path else ""
-        print(f"flolive: error: {detail}{where}", file=sys.stderr)
-        return _exit_code(exc)
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # stdout closed early (`| head`): not an error of ours.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return ExitCode.OK
+    except (CliError, ExportError, FloliveError, ValueError) as exc:
+        print(f"flolive: error: {_message(exc)}", file=sys.stderr)
+        return _exit_code(exc)
+    except OSError as exc:
+        # A file operation outside the exporter (stdout, a terminal, ...).
+        name = os.fsdecode(exc.filename) if exc.filename is not None else "output"
+        print(f"flolive: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.FILE

@@ -20,15 +20,34 @@ from yarl import URL
 
 from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
 from ._closing import AsyncClosing
-from ._codec import codec_for
+from ._codec import codec_for, cursor_codec_for
+from ._source import ListSource
 from ._transport import ClientStats, Sleep, Transport
 from ._version import __version__
+from .cursor import AsyncCursor, CursorToken
 from .errors import ClientNotOpenError, DecodeError, RequestContext
-from .models import Campaign, Label, Page, Participant, SubscriberIdType
+from .models import (
+    Campaign,
+    CursorEnvelope,
+    Label,
+    Page,
+    Participant,
+    Profile,
+    Subscriber,
+    SubscriberDetails,
+    SubscriberIdType,
+)
 from .pagination import AsyncPager, OnListChange, OnPage, ResumeToken
 from .retry import RetryPolicy
 
-__all__ = ["USE_CLIENT_DEFAULT", "Client", "ClientState", "ListOptions", "UseClientDefault"]
+__all__ = [
+    "USE_CLIENT_DEFAULT",
+    "Client",
+    "ClientState",
+    "CursorOptions",
+    "ListOptions",
+    "UseClientDefault",
+]
 
 T = TypeVar("T")
 
@@ -91,6 +110,40 @@ def _check_options(options: Mapping[str, object]) -> None:
             f"{', '.join(sorted(map(repr, unknown)))}; valid options are "
             f"{', '.join(sorted(_LIST_OPTIONS))}"
         )
+
+
+class CursorOptions(TypedDict, total=False):
+    """Per-call options of the point-in-time cursor reads
+    (:meth:`Client.all_subscribers`); each defaults to the client's setting.
+
+    Keys:
+        resume: a :class:`~flolive.CursorToken` (an iterator's ``position``):
+            go on from there while the session lives.
+        max_items: most records to read; no call is made past them.
+        read_ahead: request the next chunk while the consumer handles this
+            one (default ``True``).
+        timeout: seconds per call (``None`` for none).
+        listing_timeout: seconds for the whole read (``None`` for none).
+        retry: the :class:`~flolive.RetryPolicy` for the chunk calls.
+        on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"`` when a read
+            ends short of ``totalRecordAmount``.
+        max_response_size: most bytes of one answer (after decompression).
+    """
+
+    resume: CursorToken
+    max_items: int
+    read_ahead: bool
+    timeout: float | None
+    listing_timeout: float | None
+    retry: RetryPolicy
+    on_list_change: OnListChange
+    max_response_size: int
+
+
+_CURSOR_OPTIONS = frozenset(CursorOptions.__optional_keys__)
+#: The vendor's bounds of ``size`` and ``pitKeepAlive`` (minutes).
+MAX_CHUNK_SIZE = 10_000
+MAX_KEEP_ALIVE = 30
 
 
 class UseClientDefault(enum.Enum):
@@ -601,6 +654,7 @@ class Client(AsyncClosing):
             listing_timeout=_seconds_or_none(
                 "listing_timeout", options.get("listing_timeout", self.listing_timeout)
             ),
+            source=ListSource.of(self, path, item_type, base_params, page_base, options),
         )
 
     async def get_items(
@@ -718,3 +772,196 @@ class Client(AsyncClosing):
                 context=RequestContext("GET", path),
             )
         return items[0]
+
+    # -- subscribers ------------------------------------------------------
+
+    def subscribers(
+        self, customer_id: int, **options: Unpack[ListOptions]
+    ) -> AsyncPager[Subscriber]:
+        """A customer's SIMs, and its direct sub-customers', page by page:
+        ``GET /api/v2/customer/{customerId}/subscriber``.
+
+        Fanned out like every listing. Options as in :meth:`paginate`. For
+        more than about 10,000 SIMs the vendor points to the cursor,
+        :meth:`all_subscribers`. Raises (while iterating)
+        :class:`~flolive.CustomerNotFound`, and the other errors of the tree.
+        """
+        return self.paginate(
+            f"/api/v2/customer/{_id('customer_id', customer_id)}/subscriber",
+            Subscriber,
+            **options,
+        )
+
+    def all_subscribers(
+        self,
+        customer_id: int,
+        *,
+        chunk_size: int = 1000,
+        keep_alive: int = 5,
+        **options: Unpack[CursorOptions],
+    ) -> AsyncCursor[Subscriber]:
+        """Every SIM of a customer through the point-in-time cursor:
+        ``POST /api/v2/customer/{customerId}/subscriber-all``.
+
+        ``chunk_size`` records per call (1 to 10,000; default 1000);
+        ``keep_alive`` minutes the session lives between calls (1 to 30;
+        default 5). The chunks come one after another (each call needs the
+        previous answer's ``pitId``); with ``read_ahead`` the next one is asked
+        for while you handle the current one. Options are
+        :class:`CursorOptions`.
+
+        Raises (while iterating) :class:`~flolive.CustomerNotFound`,
+        :class:`~flolive.CursorExpired` when the session is lost mid-read (the
+        read must start over), and the other errors of the tree.
+
+        Example::
+
+            async with client.all_subscribers(42, chunk_size=5000) as cursor:
+                async for sim in cursor:
+                    print(sim.iccid, sim.status)
+        """
+        return self._cursor(
+            f"/api/v2/customer/{_id('customer_id', customer_id)}/subscriber-all",
+            Subscriber,
+            chunk_size,
+            keep_alive,
+            options,
+        )
+
+    def all_subscriber_details(
+        self,
+        customer_id: int,
+        *,
+        chunk_size: int = 1000,
+        keep_alive: int = 5,
+        **options: Unpack[CursorOptions],
+    ) -> AsyncCursor[SubscriberDetails]:
+        """Every SIM of a customer in detail (:class:`~flolive.SubscriberDetails`)
+        through the point-in-time cursor:
+        ``POST /api/v2/customer/{customerId}/subscriber-all-details``.
+
+        Arguments, options and errors as in :meth:`all_subscribers`.
+        """
+        return self._cursor(
+            f"/api/v2/customer/{_id('customer_id', customer_id)}/subscriber-all-details",
+            SubscriberDetails,
+            chunk_size,
+            keep_alive,
+            options,
+        )
+
+    def _cursor(
+        self,
+        path: str,
+        item_type: type[T],
+        chunk_size: int,
+        keep_alive: int,
+        options: CursorOptions,
+    ) -> AsyncCursor[T]:
+        unknown = options.keys() - _CURSOR_OPTIONS
+        if unknown:
+            raise TypeError(
+                f"unknown cursor option{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(sorted(map(repr, unknown)))}; valid options are "
+                f"{', '.join(sorted(_CURSOR_OPTIONS))}"
+            )
+        if _positive_int("chunk_size", chunk_size) > MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk_size must be at most {MAX_CHUNK_SIZE:,}, got {chunk_size}")
+        if _positive_int("keep_alive", keep_alive) > MAX_KEEP_ALIVE:
+            raise ValueError(
+                f"keep_alive must be at most {MAX_KEEP_ALIVE} minutes, got {keep_alive}"
+            )
+        transport = self._t
+        codec = cursor_codec_for(item_type)
+        per_try = _seconds_or_none("timeout", options.get("timeout", self.timeout))
+        retry = _retry_policy(options.get("retry", self.retry))
+        max_size = _positive_int(
+            "max_response_size", options.get("max_response_size", self.max_response_size)
+        )
+
+        async def fetch(pit_id: str, number: int, deadline: float | None) -> CursorEnvelope[T]:
+            return await transport.request(
+                "POST",
+                path,
+                codec.chunk,
+                json={"pitId": pit_id, "pitKeepAlive": keep_alive, "size": chunk_size},
+                page=number,
+                timeout=per_try,
+                retry=retry,
+                deadline=deadline,
+                max_response_size=max_size,
+                # The same pitId asks for the same chunk: safe to send again.
+                idempotent=True,
+            )
+
+        return AsyncCursor(
+            fetch,
+            path=path,
+            chunk_size=chunk_size,
+            keep_alive=keep_alive,
+            resume=options.get("resume"),
+            max_items=options.get("max_items"),
+            read_ahead=options.get("read_ahead", True),
+            on_list_change=_on_list_change(options.get("on_list_change", self.on_list_change)),
+            listing_timeout=_seconds_or_none(
+                "listing_timeout", options.get("listing_timeout", self.listing_timeout)
+            ),
+        )
+
+    async def subscriber(
+        self,
+        id_type: SubscriberIdType | str,
+        value: str | int,
+        *,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> SubscriberDetails:
+        """One subscriber in detail: ``GET /api/v2/subscriber/{type}/{value}``.
+
+        ``id_type`` is ``"imsi"``, ``"iccid"``, ``"msisdn"`` or ``"imei"``
+        (:class:`~flolive.SubscriberIdType`); ``value`` is sent as exactly one
+        path segment. ``timeout``, ``retry`` and ``max_response_size`` as in
+        :meth:`get_items`.
+
+        Raises :class:`~flolive.SubscriberNotFound`, and the other errors of the tree.
+        """
+        path = f"/api/v2/subscriber/{_subscriber_id_type(id_type)}/" + _segment(
+            "subscriber identifier", value
+        )
+        items = await self.get_items(
+            path,
+            SubscriberDetails,
+            timeout=timeout,
+            retry=retry,
+            max_response_size=max_response_size,
+        )
+        if len(items) != 1:
+            raise DecodeError(
+                f"expected one subscriber in `content`, got {len(items)} - at `$.content`",
+                http_status=200,
+                context=RequestContext("GET", path),
+            )
+        return items[0]
+
+    def subscriber_profiles(self, eid: str, **options: Unpack[ListOptions]) -> AsyncPager[Profile]:
+        """The eSIM profiles on one EID:
+        ``GET /api/v2/subscriber/eid/{eid}/profiles``.
+
+        The EID is the only identifier this endpoint accepts; it is sent as
+        exactly one path segment. Options as in :meth:`paginate`. Raises (while
+        iterating) :class:`~flolive.SubscriberNotFound`, and the other errors
+        of the tree.
+        """
+        return self.paginate(
+            f"/api/v2/subscriber/eid/{_segment('eid', eid)}/profiles", Profile, **options
+        )
+
+
+def _subscriber_id_type(id_type: SubscriberIdType | str) -> str:
+    try:
+        return SubscriberIdType(str(id_type).lower()).value
+    except ValueError:
+        raise ValueError(
+            f"id_type must be one of imsi, iccid, msisdn, imei; got {id_type!r}"
+        ) from None

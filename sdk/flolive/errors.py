@@ -39,6 +39,8 @@ __all__ = [
     "AuthenticationError",
     "CampaignNotFound",
     "ClientNotOpenError",
+    "CursorExpired",
+    "CursorIncomplete",
     "CustomerNotFound",
     "DecodeError",
     "DeadlineExceeded",
@@ -49,6 +51,7 @@ __all__ = [
     "ListChanged",
     "ListChangedWarning",
     "ListIncomplete",
+    "ListIncompleteWarning",
     "PageMismatch",
     "RateLimited",
     "RedirectRefused",
@@ -75,12 +78,16 @@ class RequestContext:
         page: API page number while listing, else ``None``.
         sensitive: the request carried credentials in its body (a login): its
             response body is never copied into an error.
+        idempotent: sending the request again is safe although it is not a
+            GET (a cursor read with the same ``pitId``), so the retry policy
+            may retry it.
     """
 
     method: str
     path: str
     page: int | None = None
     sensitive: bool = False
+    idempotent: bool = False
 
     def excerpt(self, body: bytes) -> bytes | None:
         """The first 200 bytes of ``body`` to keep on an error (``None`` if sensitive)."""
@@ -473,5 +480,83 @@ def incomplete_message(expected: int, received: int, page_base: int) -> str:
     )
 
 
+class CursorExpired(FloliveError):
+    """A point-in-time cursor read (:meth:`flolive.Client.all_subscribers`) lost
+    its session: it outlived its keep-alive, or the server dropped it. The read
+    cannot go on from where it was and must start over with a new call. Never
+    retried.
+
+    Raised when a call that continues a session (one sending a ``pitId``)
+    fails with an error that is not transient: an error envelope whose code
+    has no other known meaning, or HTTP 400, 404 or 410 without one. The
+    server's own error is the ``__cause__``.
+
+    Attributes:
+        records_read: records handed over by the read before the session was lost.
+        total: ``totalRecordAmount`` as last reported, or ``None``.
+        chunk: number of the chunk that could not be read.
+        keep_alive: the keep-alive in minutes the read asked for.
+    """
+
+    def __init__(
+        self,
+        records_read: int,
+        total: int | None,
+        chunk: int,
+        keep_alive: int,
+        *,
+        reason: str = "",
+        context: RequestContext | None = None,
+    ) -> None:
+        of = f" of {total:,}" if total is not None else ""
+        said = f"; the server said: {reason}" if reason else ""
+        super().__init__(
+            f"the point-in-time session expired or was lost after {records_read:,}{of} "
+            f"records (keep_alive {keep_alive} min): the read cannot go on and must start "
+            f"over with a new call (a longer keep_alive, or reading chunks faster, "
+            f"avoids this){said}",
+            context=context,
+        )
+        self.records_read = records_read
+        self.total = total
+        self.chunk = chunk
+        self.keep_alive = keep_alive
+
+
+class CursorIncomplete(ListChanged):
+    """A point-in-time cursor read ended (on an empty chunk) with fewer records
+    than the server's ``totalRecordAmount``; raised only with
+    ``on_list_change="raise"`` (a :class:`ListIncompleteWarning` otherwise).
+
+    Attributes:
+        before: ``totalRecordAmount`` as the server last reported it (expected).
+        after: records the read actually handed over.
+    """
+
+    def __init__(
+        self, expected: int, received: int, *, context: RequestContext | None = None
+    ) -> None:
+        super().__init__(
+            expected,
+            received,
+            context=context,
+            detail=cursor_incomplete_message(expected, received),
+        )
+
+
+def cursor_incomplete_message(expected: int, received: int) -> str:
+    """The words of :class:`CursorIncomplete` (and of its warning)."""
+    return (
+        f"the cursor ended after {received:,} records but the server reported "
+        f"totalRecordAmount {expected:,}; records may be missing (a chunk retried after "
+        "its answer was lost, on a server that had already moved past it, is one cause)"
+    )
+
+
 class ListChangedWarning(UserWarning):
     """Warned (by default) when a list changes while it is read; see :class:`ListChanged`."""
+
+
+class ListIncompleteWarning(ListChangedWarning):
+    """Warned (by default) when a full pass ends with fewer items than
+    ``totalElements``; see :class:`ListIncomplete`."""

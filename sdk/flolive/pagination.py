@@ -34,17 +34,26 @@ from __future__ import annotations
 import asyncio
 import functools
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+)
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
 from ._closing import AsyncClosing
+from ._source import ListSource
 from .errors import (
     FloliveError,
     ListChanged,
     ListChangedWarning,
     ListIncomplete,
+    ListIncompleteWarning,
     PageMismatch,
     RequestContext,
     incomplete_message,
@@ -326,7 +335,7 @@ class _PageStream(Generic[T]):
             )
         if pager.on_list_change == "warn":
             warnings.warn(
-                ListChangedWarning(
+                ListIncompleteWarning(
                     f"{pager.path}: "
                     + incomplete_message(expected, self.items_read, pager.page_base)
                 ),
@@ -466,6 +475,9 @@ class AsyncPager(AsyncClosing, Generic[T]):
             iterator's own attribute: it belongs to one pass).
         total_elements: ``totalElements`` as last reported to any pass.
         page_size_used: page size the server echoed to the latest pass.
+        source: what is listed, without secrets (a
+            :class:`~flolive._source.ListSource`; ``None`` for a pager not
+            made by a Client); used by :meth:`arrow` and :meth:`plan`.
     """
 
     def __init__(
@@ -483,6 +495,7 @@ class AsyncPager(AsyncClosing, Generic[T]):
         on_list_change: OnListChange = "warn",
         on_page: OnPage | None = None,
         listing_timeout: float | None = None,
+        source: ListSource | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -522,6 +535,7 @@ class AsyncPager(AsyncClosing, Generic[T]):
         # weak references before the loop's finalizer closes it, so a pager
         # holding generators could not close them in __aexit__.
         self._open: set[_PageStream[T]] = set()
+        self.source = source
 
     def __repr__(self) -> str:
         return (
@@ -577,3 +591,30 @@ class AsyncPager(AsyncClosing, Generic[T]):
         """Stop every pass of this pager still open and cancel its fetches."""
         for stream in list(self._open):
             await self._close(stream)
+
+    # -- pipelines (flolive.arrow, flolive.dask): imported on use, so pyarrow
+    # and dask stay out of the core's imports.
+
+    def arrow(self, start_page: int | None = None) -> AsyncIterator[Any]:
+        """A new pass of one :class:`pyarrow.RecordBatch` per page, from
+        ``start_page`` (default: the pager's); needs the ``arrow`` extra.
+
+        Batches come in page order, fetched concurrently as for :meth:`pages`,
+        with the same resume (``start_page=err.resume.page``) and cleanup
+        (``async with pager``, ``break``). Schemas: :mod:`flolive.arrow`.
+        """
+        from .arrow import arrow_batches
+
+        if self.source is None:
+            raise ValueError("arrow() needs the item type: use a pager made by a Client")
+        return arrow_batches(self.pages(start_page), self.source.item_type)
+
+    async def plan(self, pages_per_part: int = 50) -> list[Any]:
+        """Split this listing into picklable :class:`flolive.dask.Part` s of
+        ``pages_per_part`` pages (default 50), reading the first page once.
+
+        Parts carry no secret; read one anywhere with :func:`flolive.dask.read_part`.
+        """
+        from .dask import plan_parts
+
+        return await plan_parts(self, pages_per_part)

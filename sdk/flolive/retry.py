@@ -5,11 +5,13 @@ of the attempt that failed and returns the seconds to wait, or ``None`` to give
 up. The transport only carries that decision out, so the policy is tested as
 a table, with no HTTP.
 
-Only idempotent GETs are retried. A retry happens on the ``GLOBAL_1001`` error
-envelope, on HTTP 429, 500, 502, 503 and 504 without an envelope, and on
-transport errors (reset, truncated body, timeout). Nothing else is retried:
-not other 4xx statuses, not other error codes, not an oversized body, not a
-refused redirect and not a passed deadline, which would all fail again.
+Only idempotent requests are retried: GETs, and the reads a caller marks as
+idempotent (a point-in-time cursor call with the same ``pitId``). A retry
+happens on the ``GLOBAL_1001`` error envelope, on HTTP 429, 500, 502, 503 and
+504 without an envelope, and on transport errors (reset, truncated body,
+timeout). Nothing else is retried: not other 4xx statuses, not other error
+codes, not an oversized body, not a refused redirect and not a passed
+deadline, which would all fail again.
 
 The wait is exponential backoff with full jitter (AWS's "full jitter":
 ``uniform(0, min(max_delay, base_delay * 2**n))``), unless the server sent
@@ -111,8 +113,12 @@ class RetryPolicy:
 
     def is_retryable(self, error: FloliveError) -> bool:
         """Whether ``error`` is worth another attempt of the same request
-        (whatever the attempt count, and for GETs only)."""
-        if error.method != "GET" or isinstance(error, DeadlineExceeded):
+        (whatever the attempt count; for GETs, and requests marked idempotent
+        such as a cursor read with the same ``pitId``)."""
+        ctx = error.context
+        if ctx is None or isinstance(error, DeadlineExceeded):
+            return False
+        if ctx.method != "GET" and not ctx.idempotent:
             return False
         if isinstance(error, APIError):
             return error.code in self.retry_codes
