@@ -394,11 +394,6 @@ class HostileServer:
         return resp
 
 
-def serve(responder: Responder | None = None) -> HostileServer:
-    """A started :class:`HostileServer` (close it, or use it in ``with``)."""
-    return HostileServer(responder).start()
-
-
 # -- credentials, bodies, and the secrets walk ---------------------------------
 
 TOKEN = "tok-S3CRET-4f9a1c"
