@@ -347,10 +347,13 @@ def case_export(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
         for f in EXPORT_FORMATS
     )
     flat = max(mem[f][str(big)] / mem[f][str(small)] for f in EXPORT_FORMATS)
+    # Short lists end before the pipeline (pages in flight, a Parquet part of
+    # 65,536 rows) is full: a quick run's lengths say nothing about flatness.
+    judged = "not judged in a quick run" if args.quick else verdict(flat <= 1.10)
     lines += [
         "",
         f"Target every format's peak RSS for {big:,} within 10% of {small:,}: "
-        f"{flat:.3f}x at most, {verdict(flat <= 1.10)}.",
+        f"{flat:.3f}x at most, {judged}.",
     ]
     report["export"] = {"params": [total, size, conc], "results": res, "memory": mem}
     return lines
