@@ -367,7 +367,7 @@ def test_stdout_into_dev_null_and_a_device_as_output(tmp_path: Path) -> None:
 def test_exit_codes_are_documented_from_one_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(EXIT_MEANINGS) == set(ExitCode)
     parser = build_parser()
-    for argv in ([], ["export", "participants"], ["export", "labels"]):
+    for argv in ([], ["export", "participants"], ["export", "labels"], ["export", "subscribers"]):
         with pytest.raises(SystemExit):
             parser.parse_args([*argv, "--help"])
         words = " ".join(capsys.readouterr().out.split())

@@ -28,6 +28,7 @@ from .client import Client
 from .errors import (
     AuthenticationError,
     CampaignNotFound,
+    CursorExpired,
     CustomerNotFound,
     FloliveError,
     InvalidCredentials,
@@ -35,6 +36,7 @@ from .errors import (
     ListIncompleteWarning,
     SubscriberNotFound,
     TransportError,
+    cursor_incomplete_message,
     incomplete_message,
 )
 from .export import (
@@ -45,8 +47,10 @@ from .export import (
     NothingToResume,
     OutputError,
     Progress,
+    export_all_subscribers,
     export_labels,
     export_participants,
+    export_subscribers,
     format_for,
     read_values,
 )
@@ -70,6 +74,7 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 7
     INCOMPLETE = 8
     FILE = 9
+    CURSOR_EXPIRED = 10
     INTERRUPTED = 130
 
 
@@ -87,14 +92,26 @@ EXIT_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.API: "other API or HTTP error",
     ExitCode.PARTIAL: "export finished, but some identifiers failed",
     ExitCode.INCOMPLETE: (
-        "export finished with fewer items than the server's totalElements (takes precedence over 7)"
+        "export finished with fewer items than the server's totalElements (a --cursor "
+        "export: totalRecordAmount); takes precedence over 7"
     ),
     ExitCode.FILE: (
         "a file cannot be read or written: the output, its checkpoint, or --values-from "
         "(missing directory, no permission, a directory, a full disk, ...)"
     ),
+    ExitCode.CURSOR_EXPIRED: (
+        "a --cursor export cannot go on: the server's point-in-time session expired (it "
+        "lives --keep-alive minutes after the last call); the files stay as they were; "
+        "run the export again with --overwrite"
+    ),
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
+
+#: The line a --cursor export prints when its session is gone (exit code 10).
+CURSOR_EXPIRED_MESSAGE = (
+    "the server's point-in-time session expired; the export must start over: "
+    "run it again with --overwrite"
+)
 
 
 class CliError(Exception):
@@ -153,6 +170,20 @@ _rate = _bounded(float, 0, 1)
 _seconds = _bounded(float, 0, above=True)
 _nonneg_seconds = _bounded(float, 0)
 _port = _bounded(int, 0, 65535)
+_chunk_size = _bounded(int, 1, 10_000)
+_keep_alive = _bounded(int, 1, 30)
+
+
+def _customer_count(text: str) -> tuple[int, int]:
+    """An argparse type: ``CUSTOMER=COUNT``, both integers >= 0."""
+    customer, sep, count = text.partition("=")
+    try:
+        pair = (int(customer), int(count))
+    except ValueError:
+        pair = (-1, -1)
+    if not sep or min(pair) < 0:
+        raise argparse.ArgumentTypeError(f"must be CUSTOMER=COUNT, integers >= 0: {text!r}")
+    return pair
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -207,6 +238,18 @@ def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
 
 
+_SUBSCRIBERS_DESCRIPTION = """\
+Export a customer's SIMs (and its direct sub-customers').
+
+By default the paged list is read, fanned out like participants. --cursor
+reads the point-in-time cursor instead, one chunk after another, which the
+vendor recommends beyond 10,000 SIMs; --details (with --cursor) exports every
+SIM in detail. Both resume after a kill like every export, but a --cursor
+export resumes only while the server's session lives (--keep-alive minutes
+after the last call): past that, --resume exits 10, leaving the files as they
+were, and the export must start over with --overwrite."""
+
+
 def _epilog() -> str:
     lines = [
         textwrap.fill(
@@ -250,6 +293,43 @@ def build_parser() -> argparse.ArgumentParser:
     _output_args(labels)
     _connection_args(labels)
 
+    subs = what.add_parser(
+        "subscribers",
+        help="a customer's SIMs: the paged list, or --cursor",
+        description=_SUBSCRIBERS_DESCRIPTION,
+        **documented,
+    )
+    subs.add_argument("--customer", type=_nonneg_int, required=True, help="customer id")
+    cursor = subs.add_argument_group(
+        "point-in-time cursor",
+        # Pre-wrapped: the raw formatter keeps the description's lines as they are.
+        "A --cursor export resumes only while the server's session lives: --keep-alive\n"
+        "minutes after the last call of the interrupted run. Past that, --resume exits\n"
+        "10 and the export must start over with --overwrite.",
+    )
+    cursor.add_argument(
+        "--cursor",
+        action="store_true",
+        help="read through the point-in-time cursor (the vendor's way beyond 10,000 SIMs)",
+    )
+    cursor.add_argument(
+        "--details", action="store_true", help="every SIM in detail (needs --cursor)"
+    )
+    cursor.add_argument(
+        "--chunk-size",
+        type=_chunk_size,
+        metavar="N",
+        help="records per call, 1 to 10000 (1000; a resume reuses the first run's)",
+    )
+    cursor.add_argument(
+        "--keep-alive",
+        type=_keep_alive,
+        metavar="MINUTES",
+        help="minutes the server keeps the session after each call, 1 to 30 (5)",
+    )
+    _output_args(subs)
+    _connection_args(subs)
+
     camps = sub.add_parser("campaigns", help="list a customer's campaigns")
     camps.add_argument("--customer", type=_nonneg_int, required=True, help="customer id")
     camps.add_argument(
@@ -271,6 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
     sbx.add_argument("--retry-after", type=_nonneg_seconds, default=1.0, help="Retry-After of 429s")
     sbx.add_argument("--throttle-above", type=_positive, help="429 above N requests in flight")
     sbx.add_argument("--drift", type=_nonneg_int, default=0, help="participants added per page")
+    sbx.add_argument(
+        "--subscriber-count",
+        type=_customer_count,
+        action="append",
+        default=[],
+        metavar="CUSTOMER=N",
+        help="SIMs of a customer (repeatable; defaults: 1=25000, 2=2500, 3=0, others 100)",
+    )
+    sbx.add_argument(
+        "--pit-ttl",
+        type=_seconds,
+        metavar="SECONDS",
+        help="cursor sessions live this long after each call (default: their pitKeepAlive)",
+    )
     sbx.add_argument(
         "--require-token",
         action="store_true",
@@ -603,6 +697,29 @@ async def _run_export(
             progress=_progress(args, "participants", "pages"),
             **common,
         )
+    if args.what == "subscribers":
+        if args.cursor:
+            options: dict[str, Any] = {}
+            if args.chunk_size is not None:
+                options["chunk_size"] = args.chunk_size
+            if args.keep_alive is not None:
+                options["keep_alive"] = args.keep_alive
+            return await export_all_subscribers(
+                client,
+                args.customer,
+                args.output,
+                details=args.details,
+                progress=_progress(args, "subscribers", "chunks"),
+                **options,
+                **common,
+            )
+        return await export_subscribers(
+            client,
+            args.customer,
+            args.output,
+            progress=_progress(args, "subscribers", "pages"),
+            **common,
+        )
     return await export_labels(
         client,
         args.id_type,
@@ -617,7 +734,30 @@ async def _run_export(
     )
 
 
+def _check_subscriber_args(args: argparse.Namespace) -> None:
+    if args.cursor:
+        if args.page_size is not None or args.page_base is not None:
+            raise CliError(
+                "--page-size and --page-base are for the paged list; with --cursor, "
+                "use --chunk-size"
+            )
+        return
+    given = [
+        flag
+        for flag, value in (
+            ("--details", args.details),
+            ("--chunk-size", args.chunk_size),
+            ("--keep-alive", args.keep_alive),
+        )
+        if value not in (False, None)
+    ]
+    if given:
+        raise CliError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --cursor")
+
+
 async def _export(args: argparse.Namespace) -> int:
+    if args.what == "subscribers":
+        _check_subscriber_args(args)
     fmt = format_for(args.output, args.format)
     values = _values(args) if args.what == "labels" else []
     common: dict[str, Any] = {
@@ -646,8 +786,12 @@ async def _export(args: argparse.Namespace) -> int:
     if result.missing:
         assert result.expected is not None
         where = "stdout" if args.output == "-" else args.output
-        base = result.page_base if result.page_base is not None else 0
-        _warn(f"{where}: " + incomplete_message(result.expected, result.items, base))
+        if result.unit == "chunks":
+            shortfall = cursor_incomplete_message(result.expected, result.items)
+        else:
+            base = result.page_base if result.page_base is not None else 0
+            shortfall = incomplete_message(result.expected, result.items, base)
+        _warn(f"{where}: {shortfall}")
         return ExitCode.INCOMPLETE
     if result.failed:
         _warn(f"{len(result.failed)} identifiers failed")
@@ -686,6 +830,7 @@ async def _campaigns(args: argparse.Namespace) -> int:
 
 async def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import Faults, Sandbox
+    from .sandbox.data import DEFAULT_SUBSCRIBER_COUNTS
 
     token = os.environ.get("FLOLIVE_SANDBOX_TOKEN") if args.require_token else None
     if args.require_token and not token:
@@ -697,7 +842,10 @@ async def _sandbox(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    counts = dict(args.subscriber_count)
     sandbox = Sandbox(
+        subscriber_counts={**DEFAULT_SUBSCRIBER_COUNTS, **counts} if counts else None,
+        pit_ttl=args.pit_ttl,
         seed=args.seed,
         page_base=args.page_base,
         max_page_size=args.max_page_size,
@@ -728,6 +876,8 @@ def _exit_code(exc: BaseException) -> ExitCode:
         return ExitCode.FILE
     if isinstance(exc, ExportError):
         return ExitCode.USAGE
+    if isinstance(exc, CursorExpired):
+        return ExitCode.CURSOR_EXPIRED
     if isinstance(exc, CustomerNotFound | CampaignNotFound | SubscriberNotFound):
         return ExitCode.NOT_FOUND
     if isinstance(exc, AuthenticationError | InvalidCredentials):
@@ -740,6 +890,8 @@ def _exit_code(exc: BaseException) -> ExitCode:
 
 
 def _message(exc: BaseException) -> str:
+    if isinstance(exc, CursorExpired):
+        return CURSOR_EXPIRED_MESSAGE
     if isinstance(exc, FloliveError):
         return f"{exc.detail} ({exc.path})" if exc.path else exc.detail
     return str(exc)

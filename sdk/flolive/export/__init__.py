@@ -20,6 +20,12 @@ recording any progress removes its output and checkpoint.
 After a crash at any moment, every item lands exactly once, in order, and the
 finished output is byte-identical to an uninterrupted export's.
 
+A point-in-time cursor export (:func:`export_all_subscribers`) records the
+read's :class:`~flolive.CursorToken` in each checkpoint and resumes with it,
+which works only while the server's session lives (its keep-alive minutes
+after the last call); past it the resume raises :class:`~flolive.CursorExpired`
+and leaves the files as they were.
+
 Modules: :mod:`.writers` (one writer per format, chosen from a registry),
 :mod:`.checkpoint` and :mod:`.jobs` (the export loops).
 """
@@ -32,8 +38,10 @@ from .jobs import (
     ExportResult,
     NoProgress,
     Progress,
+    export_all_subscribers,
     export_labels,
     export_participants,
+    export_subscribers,
     read_values,
 )
 from .writers import (
@@ -68,8 +76,10 @@ __all__ = [
     "Progress",
     "SubscriberLabel",
     "Writer",
+    "export_all_subscribers",
     "export_labels",
     "export_participants",
+    "export_subscribers",
     "format_for",
     "read_values",
     "register_format",

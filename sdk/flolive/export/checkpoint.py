@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from ..cursor import CursorToken
 from .errors import ExportError
 
 __all__ = ["CHECKPOINT_SUFFIX", "Checkpoint"]
@@ -26,16 +27,17 @@ CHECKPOINT_SUFFIX = ".flolive-checkpoint"
 class Checkpoint(msgspec.Struct, kw_only=True):
     """What is durably in the output: its first ``offset`` bytes (or its
     first ``parts`` parts) hold exactly the items before ``next`` (a page
-    number, or an identifier index).
+    number, an identifier index, or a cursor chunk number).
 
     Attributes:
-        version: format of this record (3; older records load with the
+        version: format of this record (4; older records load with the
             fields they lacked at their defaults).
         job: what is exported (kind, customer, campaign, ... ); a resume must match.
         format: the output format's name.
-        page_size: the page size the server echoed (reused on resume).
-        page_base: the page base in use (reused on resume).
-        next: the next page number, or identifier index, to read.
+        page_size: the page size the server echoed, or a cursor export's
+            chunk size (reused on resume).
+        page_base: the page base in use (reused on resume; 0 for a cursor).
+        next: the next page number, identifier index or chunk number to read.
         offset: durable length of the output in bytes (formats written in place).
         parts: durable part files (formats written in parts).
         items: items in those bytes.
@@ -44,9 +46,12 @@ class Checkpoint(msgspec.Struct, kw_only=True):
             exports: the sum of the ``totalElements`` of each identifier done).
         failed: (identifier, error) of a label export's failed identifiers so
             far, so a resumed run still reports them.
+        cursor: where a cursor export's read goes on (the
+            :class:`~flolive.CursorToken` after the last chunk recorded), or
+            ``None``; it is good only while the server's session lives.
     """
 
-    version: int = 3
+    version: int = 4
     job: dict[str, str | int]
     format: str
     page_size: int
@@ -58,6 +63,7 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     pages: int = 0
     expected: int = 0
     failed: list[tuple[str, str]] = []
+    cursor: CursorToken | None = None
 
     @property
     def started(self) -> bool:

@@ -1,4 +1,5 @@
-"""Export jobs: a campaign's participants, or the labels of many subscribers.
+"""Export jobs: a campaign's participants, a customer's SIMs (paged or through
+the point-in-time cursor), or the labels of many subscribers.
 
 Each job opens its output under the rules (:func:`_open_output`), writes pages
 as they arrive, saves a checkpoint now and then, and either commits the output
@@ -22,9 +23,11 @@ from typing import IO, Any, Protocol
 
 import msgspec
 
-from ..client import Client
+from ..client import Client, CursorOptions
+from ..cursor import AsyncCursor, CursorToken
 from ..errors import FloliveError, LabelsUnavailable, SubscriberNotFound
-from ..models import Label, Participant
+from ..models import Label, Participant, Subscriber, SubscriberDetails
+from ..pagination import AsyncPager
 from .checkpoint import Checkpoint, fsync_dir
 from .errors import ExportError, NothingToResume, OutputError
 from .writers import FORMATS, Format, PartsWriter, SubscriberLabel, Writer
@@ -35,8 +38,10 @@ __all__ = [
     "ExportResult",
     "NoProgress",
     "Progress",
+    "export_all_subscribers",
     "export_labels",
     "export_participants",
+    "export_subscribers",
     "read_values",
 ]
 
@@ -98,18 +103,20 @@ class ExportResult:
 
     Attributes:
         items: items in the output (earlier runs included, after a resume).
-        pages: pages (label exports: identifiers) in the output, all runs.
+        pages: pages (label exports: identifiers; cursor exports: chunks) in
+            the output, all runs.
         run_items: items this run wrote.
-        run_pages: pages (or identifiers) this run wrote.
+        run_pages: pages (or identifiers, or chunks) this run wrote.
         seconds: this run's wall time.
-        resumed_at: the page (or identifier index) this run resumed at, or
-            ``None`` if it started from the beginning.
+        resumed_at: the page (identifier index, chunk number) this run
+            resumed at, or ``None`` if it started from the beginning.
         failed: (identifier, error) of label exports' failed identifiers.
         expected: items the server said the list holds (``totalElements``;
-            label exports: summed over the identifiers exported), or ``None``.
-        unit: what ``pages`` counts: ``"pages"`` or ``"identifiers"``.
+            cursor exports: ``totalRecordAmount``; label exports: summed over
+            the identifiers exported), or ``None``.
+        unit: what ``pages`` counts: ``"pages"``, ``"identifiers"`` or ``"chunks"``.
         page_base: the page base the export read with (after a resume, the
-            one its checkpoint recorded), or ``None``.
+            one its checkpoint recorded), or ``None`` (cursor exports).
     """
 
     items: int
@@ -167,6 +174,7 @@ class _Output:
         page_size: int | None = None,
         expected: int = 0,
         failed: Sequence[tuple[str, str]] = (),
+        cursor: CursorToken | None = None,
     ) -> None:
         """Record progress (see :class:`Checkpoint`), at most every
         ``interval`` seconds: the rows first (fsync), then the claim about them."""
@@ -184,6 +192,7 @@ class _Output:
             page_size=self.checkpoint.page_size if page_size is None else page_size,
             expected=expected,
             failed=list(failed),
+            cursor=cursor,
             **self._make_durable(),
         )
         ckpt.save(self.output)
@@ -561,18 +570,99 @@ async def export_participants(
         FloliveError: the API failed; the output keeps its checkpoint for a
             resume, or is removed if nothing was written yet.
     """
+
+    def pager(size: int, base: int, start: int) -> AsyncPager[Participant]:
+        return client.campaign_participants(
+            customer_id, campaign_id, page_size=size, page_base=base, start_page=start
+        )
+
     job: dict[str, str | int] = {
         "kind": "participants",
         "customer": customer_id,
         "campaign": campaign_id,
     }
+    return await _export_pages(
+        client,
+        pager,
+        Participant,
+        job,
+        output,
+        fmt=fmt,
+        page_size=page_size,
+        page_base=page_base,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        checkpoint_interval=checkpoint_interval,
+    )
+
+
+async def export_subscribers(
+    client: Client,
+    customer_id: int,
+    output: str,
+    *,
+    fmt: str = "jsonl",
+    page_size: int | None = None,
+    page_base: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    checkpoint_interval: float = 0.5,
+) -> ExportResult:
+    """Export a customer's SIMs (:class:`~flolive.Subscriber`) from the paged
+    list (:meth:`flolive.Client.subscribers`), fanned out like participants.
+
+    For more than about 10,000 SIMs the vendor points to the point-in-time
+    cursor: :func:`export_all_subscribers`. Arguments, resume and errors as in
+    :func:`export_participants` (:class:`~flolive.CustomerNotFound` for an
+    unknown customer).
+    """
+
+    def pager(size: int, base: int, start: int) -> AsyncPager[Subscriber]:
+        return client.subscribers(customer_id, page_size=size, page_base=base, start_page=start)
+
+    job: dict[str, str | int] = {"kind": "subscribers", "customer": customer_id, "read": "pages"}
+    return await _export_pages(
+        client,
+        pager,
+        Subscriber,
+        job,
+        output,
+        fmt=fmt,
+        page_size=page_size,
+        page_base=page_base,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        checkpoint_interval=checkpoint_interval,
+    )
+
+
+async def _export_pages(
+    client: Client,
+    make_pager: Callable[[int, int, int], AsyncPager[Any]],
+    row_type: type[Any],
+    job: dict[str, str | int],
+    output: str,
+    *,
+    fmt: str,
+    page_size: int | None,
+    page_base: int | None,
+    resume: bool,
+    overwrite: bool,
+    progress: Progress | None,
+    checkpoint_interval: float,
+) -> ExportResult:
+    """Export a paged listing: ``make_pager(page_size, page_base, start_page)``
+    builds its pager (see :func:`export_participants`)."""
     size = page_size or client.page_size
     base = client.page_base if page_base is None else page_base
     initial = Checkpoint(job=job, format=fmt, page_size=size, page_base=base, next=base)
     out = _opened(
         output,
         fmt_name=fmt,
-        row_type=Participant,
+        row_type=row_type,
         job=job,
         initial=initial,
         resume=resume,
@@ -590,10 +680,9 @@ async def export_participants(
     run_items = run_pages = 0
     expected: int | None = None
     began = time.perf_counter()
-    pager = client.campaign_participants(
-        customer_id, campaign_id, page_size=size, page_base=base, start_page=start
-    )
     with _committing(out, progress):
+        # Made inside the block: an argument the SDK refuses aborts the output.
+        pager = make_pager(size, base, start)
         async with pager, pager.pages() as in_order:
             async for page in in_order:
                 if run_pages == 0:
@@ -624,6 +713,119 @@ async def export_participants(
         resumed_at=start if prior else None,
         expected=expected,
         page_base=base,
+    )
+
+
+async def export_all_subscribers(
+    client: Client,
+    customer_id: int,
+    output: str,
+    *,
+    details: bool = False,
+    chunk_size: int = 1000,
+    keep_alive: int = 5,
+    fmt: str = "jsonl",
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    checkpoint_interval: float = 0.5,
+) -> ExportResult:
+    """Export every SIM of a customer through the point-in-time cursor
+    (:meth:`flolive.Client.all_subscribers`; with ``details``,
+    :meth:`~flolive.Client.all_subscriber_details` and
+    :class:`~flolive.SubscriberDetails` rows), chunk after chunk.
+
+    Each checkpoint records the read's :attr:`~flolive.CursorPageIterator.position`
+    after the chunks it covers, and a resume goes on from there with the same
+    session, so a resume works **only while the server's session lives**:
+    ``keep_alive`` minutes after the last call the killed run made. Past it,
+    the resume raises :class:`~flolive.CursorExpired` and the output and its
+    checkpoint stay as they were; the export must start over
+    (``overwrite=True``). ``pages`` in the result count chunks (``unit``
+    ``"chunks"``).
+
+    Args:
+        details: export :class:`~flolive.SubscriberDetails` (its mappings as
+            JSON text in CSV and Parquet) instead of :class:`~flolive.Subscriber`.
+        chunk_size: records per call, 1 to 10,000 (1000; a resume reuses the
+            one recorded in the checkpoint).
+        keep_alive: minutes the server keeps the session after each call, 1 to 30 (5).
+        Others as in :func:`export_participants`.
+
+    Raises:
+        CursorExpired: the session was lost (mid-read, or before a resume):
+            the output keeps what was recorded, but cannot be resumed.
+        ExportError, OutputError, FloliveError: as in :func:`export_participants`.
+    """
+    job: dict[str, str | int] = {
+        "kind": "subscriber-details" if details else "subscribers",
+        "customer": customer_id,
+        "read": "cursor",
+    }
+    initial = Checkpoint(job=job, format=fmt, page_size=chunk_size, page_base=0, next=0)
+    out = _opened(
+        output,
+        fmt_name=fmt,
+        row_type=SubscriberDetails if details else Subscriber,
+        job=job,
+        initial=initial,
+        resume=resume,
+        overwrite=overwrite,
+        interval=checkpoint_interval,
+    )
+    ckpt = out.checkpoint
+    size = ckpt.page_size if ckpt is not None else chunk_size
+    prior = out.recorded
+    # A checkpoint that records no progress was taken before the first chunk:
+    # the read starts afresh, with a session of its own.
+    token = prior.cursor if prior else None
+    items = prior.items if prior else 0
+    chunks_done = prior.pages if prior else 0
+    progress = progress or NoProgress()
+    run_items = run_chunks = 0
+    expected: int | None = None
+    began = time.perf_counter()
+    with _committing(out, progress):
+        if prior is not None and token is None:
+            raise ExportError(
+                f"checkpoint {Checkpoint.path_for(output)} records no cursor position: "
+                "cannot resume; use --overwrite to start again"
+            )
+        options: CursorOptions = {"resume": token} if token is not None else {}
+        read = client.all_subscriber_details if details else client.all_subscribers
+        cursor: AsyncCursor[Any] = read(
+            customer_id, chunk_size=size, keep_alive=keep_alive, **options
+        )
+        async with cursor, cursor.pages() as chunks:
+            async for chunk in chunks:
+                if run_chunks == 0:
+                    total = chunks.total_elements
+                    progress.start(
+                        total,
+                        items=items,
+                        pages=chunks_done,
+                        total_pages=None if total is None else -(-total // size),
+                    )
+                out.write(chunk.items)
+                run_items += len(chunk.items)
+                run_chunks += 1
+                progress.advance(len(chunk.items), 1)
+                out.save(
+                    next_=chunk.number + 1,
+                    items=items + run_items,
+                    pages=chunks_done + run_chunks,
+                    cursor=chunks.position,
+                )
+            expected = chunks.total_elements
+    return ExportResult(
+        items=items + run_items,
+        pages=chunks_done + run_chunks,
+        run_items=run_items,
+        run_pages=run_chunks,
+        seconds=time.perf_counter() - began,
+        resumed_at=token.chunk if token is not None else None,
+        expected=expected,
+        unit="chunks",
     )
 
 

@@ -325,12 +325,14 @@ class ParquetWriter:
 
     Columns have the types of :mod:`flolive.arrow` (integers ``int64``,
     date-times ``timestamp[ms]`` without a zone, UUIDs and statuses strings,
-    only fields that may be ``None`` nullable), named as the API names the
-    fields (``creationTime``), as in JSONL and CSV.
+    only fields that may be ``None`` nullable, nested values as
+    :mod:`flolive.arrow` gives them), named as the API names the fields
+    (``creationTime``; the fields of nested structs too, ``isLastActive``),
+    as in JSONL and CSV.
 
     Raises:
         ExportError: pyarrow is not installed, or ``row_type`` has a field
-            with no Arrow column type (a nested value).
+            :mod:`flolive.arrow` has no column type for.
     """
 
     def __init__(self, row_type: type[Any], row_group_size: int = 65_536) -> None:
@@ -351,9 +353,17 @@ class ParquetWriter:
             schema = arrow.schema_for(row_type)
         except TypeError as exc:
             raise ExportError(f"Parquet cannot hold {row_type.__name__} rows: {exc}") from None
-        # flolive.arrow's columns, named as the API names them (as in JSONL and CSV).
-        names = [name for _, name, _, _ in _fields(row_type)]
-        self.schema = pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
+        # flolive.arrow's columns, named as the API names them (as in JSONL
+        # and CSV), the fields of nested structs too.
+        fields = _fields(row_type)
+        self.schema = pa.schema(
+            [
+                f.with_name(name).with_type(_api_named(pa, f.type, t))
+                for f, (_, name, t, _) in zip(schema, fields, strict=True)
+            ]
+        )
+        # Renaming leaves the memory layout as it is: such a column is a view.
+        self._renamed = [f.type != g.type for f, g in zip(schema, self.schema, strict=True)]
         codec = "zstd" if pa.Codec.is_available("zstd") else None
         self._ipc_options = pyarrow.ipc.IpcWriteOptions(compression=codec)
         self._batches: list[Any] = []
@@ -366,7 +376,13 @@ class ParquetWriter:
         if not rows:
             return
         batch = self._arrow.to_record_batch(rows, self._row_type)
-        self._batches.append(self._pa.RecordBatch.from_arrays(batch.columns, schema=self.schema))
+        columns = [
+            column.view(field.type) if renamed else column
+            for column, field, renamed in zip(
+                batch.columns, self.schema, self._renamed, strict=True
+            )
+        ]
+        self._batches.append(self._pa.RecordBatch.from_arrays(columns, schema=self.schema))
         self.held += len(rows)
 
     def write_part(self, fh: IO[bytes]) -> None:
@@ -405,6 +421,40 @@ class ParquetWriter:
                 pending, held = table.to_batches(), table.num_rows
             if held:
                 out.write_table(pa.Table.from_batches(pending, schema=self.schema), size)
+
+
+def _api_named(pa: Any, arrow_type: Any, t: mi.Type) -> Any:
+    """``arrow_type`` (the column type :mod:`flolive.arrow` gives a field of
+    type ``t``) with the fields of its structs, at any depth, named as the API
+    names them (``isLastActive``). Types whose shape does not follow ``t``
+    field for field are left as they are."""
+    if isinstance(t, mi.UnionType):
+        rest = [u for u in t.types if not isinstance(u, mi.NoneType)]
+        if len(rest) != 1:
+            return arrow_type
+        t = rest[0]
+    if isinstance(t, mi.StructType) and pa.types.is_struct(arrow_type):
+        if arrow_type.num_fields != len(t.fields):
+            return arrow_type
+        return pa.struct(
+            [
+                arrow_type.field(i)
+                .with_name(f.encode_name)
+                .with_type(_api_named(pa, arrow_type.field(i).type, f.type))
+                for i, f in enumerate(t.fields)
+            ]
+        )
+    sequences = mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType
+    if isinstance(t, sequences):
+        if pa.types.is_list(arrow_type):
+            make = pa.list_
+        elif pa.types.is_large_list(arrow_type):
+            make = pa.large_list
+        else:
+            return arrow_type
+        value = arrow_type.value_field
+        return make(value.with_type(_api_named(pa, value.type, t.item_type)))
+    return arrow_type
 
 
 def _builtin() -> Iterator[Format]:
