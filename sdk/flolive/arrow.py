@@ -44,7 +44,7 @@ is converted in C or C++: integers through :mod:`array` into an Arrow buffer
 without a copy, strings by :func:`pyarrow.array`, UUIDs and date-times
 encoded by msgspec into one JSON buffer that Arrow splits (and, for
 date-times, parses) itself. Measured in CPU time on pages of 1,000 decoded
-participants (1M items, pyarrow 26): 0.40 µs per item, against 0.50 µs for
+participants (1M items, pyarrow 26): 0.38 µs per item, against 0.49 µs for
 one ``map(operator.attrgetter(name), items)`` per field with date-times
 through :func:`msgspec.to_builtins` (the previous way), 0.62 µs for one
 ``attrgetter`` of every field and ``zip(*)``, 0.73 µs for
@@ -104,6 +104,8 @@ _BINARY = pa.binary()
 _MS = pa.timestamp("ms")
 _US = pa.timestamp("us")
 _encode = msgspec.json.Encoder().encode
+_split = pyarrow.compute.get_function("split_pattern")
+_at_quotes = pyarrow.compute.SplitPatternOptions(b'","')
 
 # Integer columns hand an array("q") buffer to Arrow as int64 without a copy:
 # "q" is C long long, 8 bytes wherever CPython runs, but say so if it is not.
@@ -154,7 +156,9 @@ def _json_strings(values: list[Any]) -> Any:
             whole = pa.Array.from_buffers(
                 _BINARY, 1, [None, pa.py_buffer(offsets), pa.py_buffer(raw)]
             )
-            parts = pyarrow.compute.split_pattern(whole, b'","').flatten()
+            # A fresh list array: its values are exactly the pieces, in order
+            # (cheaper than flatten(), which handles slices and nulls).
+            parts = _split.call([whole], _at_quotes).values
             if len(parts) == n:
                 return parts.view(_STRING)
     return pa.array(msgspec.to_builtins(values), type=_STRING)
