@@ -9,10 +9,12 @@ import importlib
 import json
 import sys
 import uuid
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import flolive.models
@@ -41,6 +43,8 @@ from flolive.arrow import (
 )
 from flolive.pagination import AsyncPager
 from flolive.sandbox import DataSet, Sandbox
+
+from .readme import example
 
 MS = pa.timestamp("ms")
 
@@ -732,3 +736,21 @@ async def test_cursor_arrow_break_cancels_the_read_ahead_and_an_empty_read_is_no
 
 def data_iccid(index: int) -> str:
     return DataSet().identifier("iccid", 1, 0, index)
+
+
+async def test_the_readme_arrow_example_writes_parquet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with Sandbox() as url, Client(base_url=url) as client:
+        namespace: dict[str, Any] = {"BASE_URL": url}
+        exec(example("arrow"), namespace)
+        await namespace["main"]()
+        participants = await client.campaign_participants(1, 1).collect()
+        sims = await client.subscribers(1, page_size=1000).collect()
+    written = pq.read_table(tmp_path / "participants.parquet")
+    assert written.schema == PARTICIPANT_SCHEMA
+    assert written.to_pylist() == [msgspec.structs.asdict(p) for p in participants]
+    written = pq.read_table(tmp_path / "sims.parquet")
+    assert written.schema == SUBSCRIBER_SCHEMA
+    assert _back(written, Subscriber) == sims
