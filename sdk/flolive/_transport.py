@@ -253,6 +253,7 @@ class Transport:
             attempt += 1
             epoch = -1  # no slot taken yet this attempt
             token = await self._token(ctx) if authenticate else None
+            body = b""
             try:
                 status, body, retry_after, epoch = await self._send(
                     ctx, url, params, json, token, per_try, max_size, policy
@@ -261,46 +262,53 @@ class Transport:
                     result = parse(body, status, ctx)
                     self.limiter.succeeded()
                     return result
-                raise error_from_response(status, body, retry_after, ctx)
-            except AuthenticationError as exc:
-                # Never for the login itself: it runs under the auth lock.
-                if (
-                    authenticate
-                    and exc.http_status == 401
-                    and self.auth.refreshable
-                    and not refreshed
-                ):
-                    # One re-login per stale token, shared by all who saw it.
-                    refreshed = True
-                    attempt -= 1
-                    logger.info("%s %s: HTTP 401, getting a new token", ctx.method, ctx.path)
-                    await self._on_page(ctx, self.auth.refresh(token))
-                    continue
-                raise
+                error = error_from_response(status, body, retry_after, ctx)
             except FloliveError as exc:
-                if is_pushback(exc):
-                    self.stats.throttles += 1
-                    if epoch >= 0:
-                        self.limiter.throttled(epoch)
-                delay = policy.decide(exc, attempt)
-                if delay is None or (deadline is not None and loop.time() + delay >= deadline):
-                    raise
-                self.stats.retries += 1
-                if policy.on_retry is not None:
-                    policy.on_retry(exc, attempt, delay)
-                logger.debug(
-                    "retry %d of %d in %.2f s: %s: %s",
-                    attempt,
-                    policy.max_retries,
-                    delay,
-                    type(exc).__name__,
-                    exc,
-                )
-                if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                    # The whole client waits, this request at the gate with the rest.
-                    self._gate.pause(self.sleep, delay)
-                else:
-                    await self.sleep(delay)
+                error = exc
+            if token is not None and len(token) >= _MIN_REDACTED:
+                _redact(error, token, body, ctx)
+            if (
+                isinstance(error, AuthenticationError)
+                and error.http_status == 401
+                and authenticate  # never for the login itself: it runs under the auth lock
+                and self.auth.refreshable
+                and not refreshed
+            ):
+                # One re-login per stale token, shared by all who saw it.
+                refreshed = True
+                attempt -= 1
+                logger.info("%s %s: HTTP 401, getting a new token", ctx.method, ctx.path)
+                await self._on_page(ctx, self.auth.refresh(token))
+                continue
+            if is_pushback(error):
+                self.stats.throttles += 1
+                if epoch >= 0:
+                    self.limiter.throttled(epoch)
+            delay = policy.decide(error, attempt)
+            if delay is None:
+                raise error
+            if deadline is not None and loop.time() + delay >= deadline:
+                raise DeadlineExceeded(
+                    f"listing deadline passes during the {delay:.3g} s wait before a retry "
+                    f"of: {error}",
+                    context=ctx,
+                ) from error
+            self.stats.retries += 1
+            if policy.on_retry is not None:
+                policy.on_retry(error, attempt, delay)
+            logger.debug(
+                "retry %d of %d in %.2f s: %s: %s",
+                attempt,
+                policy.max_retries,
+                delay,
+                type(error).__name__,
+                error,
+            )
+            if isinstance(error, RateLimited) and error.retry_after is not None:
+                # The whole client waits, this request at the gate with the rest.
+                self._gate.pause(self.sleep, delay)
+            else:
+                await self.sleep(delay)
 
     async def _token(self, ctx: RequestContext) -> str | None:
         token = await self._on_page(ctx, self.auth.token())
@@ -428,14 +436,12 @@ class Transport:
                 retry_after = policy.retry_after(resp.headers) if status in (429, 503) else None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             timed_out = True
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError, ValueError, LookupError) as exc:
             # Only the class and message: the exception itself (request_info,
-            # headers) must not travel with our error.
-            failure = f"{type(exc).__name__}: {_message(exc)}"
-        except (OSError, ValueError, LookupError) as exc:
-            # Below aiohttp's own wrapping: odd sockets, invalid header values,
-            # unknown encodings.
-            failure = f"{type(exc).__name__}: {exc}"
+            # headers) must not travel with our error. OSError, ValueError and
+            # LookupError come from below aiohttp's own wrapping: odd sockets,
+            # invalid header values, unknown encodings.
+            failure = _describe(exc, ctx)
         except RuntimeError as exc:
             if not self.session.closed:
                 raise
@@ -451,10 +457,44 @@ class Transport:
         return status, body, retry_after, None
 
 
-def _message(exc: aiohttp.ClientError) -> str:
+_REDACTED = "[redacted]"
+#: Shorter "tokens" (test stand-ins like "t") would match ordinary words; a
+#: real bearer token is far longer.
+_MIN_REDACTED = 8
+
+
+def _describe(exc: BaseException, ctx: RequestContext) -> str:
+    """What a low-level failure says, for our error. A parser's message may
+    quote the bytes it choked on, and a login's answer holds a token: for a
+    sensitive request only the class is told."""
+    name = type(exc).__name__
+    if ctx.sensitive:
+        return f"{name} (details withheld: the answer may hold credentials)"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{exc.status} {exc.message}"
-    return str(exc)
+        return f"{name}: {exc.status} {exc.message}"
+    return f"{name}: {exc}"
+
+
+def _redacted(body: bytes, token: str | None) -> bytes:
+    """``body`` without the token, which a server's debug page may echo."""
+    if token is None or not body:
+        return body
+    return body.replace(token.encode(), _REDACTED.encode())
+
+
+def _redact(error: FloliveError, token: str, body: bytes, ctx: RequestContext) -> None:
+    """Take the token out of everything ``error`` says, in place: a body
+    excerpt (cut from the whole body once the token is out of it, so no half
+    token survives the cut), the API's own message, aiohttp's words."""
+    if getattr(error, "body", None) is not None:
+        error.body = ctx.excerpt(_redacted(body, token))  # type: ignore[attr-defined]
+    raw = token.encode()
+    for name, value in vars(error).items():
+        if isinstance(value, str) and token in value:
+            setattr(error, name, value.replace(token, _REDACTED))
+        elif isinstance(value, bytes) and raw in value:
+            setattr(error, name, value.replace(raw, _REDACTED.encode()))
+    error.args = tuple(a.replace(token, _REDACTED) if isinstance(a, str) else a for a in error.args)
 
 
 async def _read_limited(resp: aiohttp.ClientResponse, limit: int, ctx: RequestContext) -> bytes:
