@@ -284,6 +284,81 @@ def case_import(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
     return lines
 
 
+EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+
+
+def case_export(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
+    """Whole ``flolive export`` commands per format, and their peak RSS."""
+    import tempfile
+
+    from .exports import run_export
+
+    total, size, conc = args.cpu_total, 1000, 16
+    samples: dict[str, list[dict[str, float]]] = {f: [] for f in EXPORT_FORMATS}
+    with server(total, 0.0) as url, tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.runs):
+            order = EXPORT_FORMATS[r % 3 :] + EXPORT_FORMATS[: r % 3]
+            for fmt in order:
+                m = run_export(url, fmt, Path(tmp) / f"out.{fmt}", size, conc)
+                if m["items"] != total:
+                    raise RuntimeError(f"{fmt} export wrote {m['items']} items, expected {total}")
+                samples[fmt].append(m)
+    res = {
+        f: {k: statistics.median(s[k] for s in ss) for k in ss[0]} | {"runs": len(ss)}
+        for f, ss in samples.items()
+    }
+    rate = {f: total / res[f]["wall"] for f in EXPORT_FORMATS}
+    lines = [
+        f"### 7. Export: whole `flolive export participants` commands, {total:,} participants, "
+        f"pages of {size}, concurrency {conc}, pre-encoded server, no latency",
+        "",
+        "| format | median wall (s) | items/s | vs JSONL | CPU per item (µs) | peak RSS (MiB) "
+        "| file (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {f} | {res[f]['wall']:.3f} | {rate[f]:,.0f} | {rate[f] / rate['jsonl']:.2f}x "
+        f"| {res[f]['cpu'] / total * 1e6:.2f} | {res[f]['rss_mib']:.1f} | {res[f]['mib']:.1f} |"
+        for f in EXPORT_FORMATS
+    )
+    ratio = rate["csv"] / rate["jsonl"]
+    lines += [
+        "",
+        "Wall time runs from process start to exit (interpreter start and imports "
+        f"included). Target CSV >= 0.6x JSONL items/s: {ratio:.2f}x, {verdict(ratio >= 0.6)}.",
+        "",
+    ]
+    small, big = args.mem_sizes
+    mem: dict[str, dict[str, float]] = {}
+    for n in (small, big):
+        with server(n, 0.0) as url, tempfile.TemporaryDirectory() as tmp:
+            for fmt in EXPORT_FORMATS:
+                m = run_export(url, fmt, Path(tmp) / f"out.{fmt}", size, conc)
+                if m["items"] != n:
+                    raise RuntimeError(f"{fmt} export wrote {m['items']} items, expected {n}")
+                mem.setdefault(fmt, {})[str(n)] = m["rss_mib"]
+    lines += [
+        "| format | peak RSS, " + f"{small:,} (MiB) | peak RSS, {big:,} (MiB) | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {f} | {mem[f][str(small)]:.1f} | {mem[f][str(big)]:.1f} "
+        f"| {mem[f][str(big)] / mem[f][str(small)]:.3f}x |"
+        for f in EXPORT_FORMATS
+    )
+    flat = max(mem[f][str(big)] / mem[f][str(small)] for f in EXPORT_FORMATS)
+    # Short lists end before the pipeline (pages in flight, a Parquet part of
+    # 65,536 rows) is full: a quick run's lengths say nothing about flatness.
+    judged = "not judged in a quick run" if args.quick else verdict(flat <= 1.10)
+    lines += [
+        "",
+        f"Target every format's peak RSS for {big:,} within 10% of {small:,}: "
+        f"{flat:.3f}x at most, {judged}.",
+    ]
+    report["export"] = {"params": [total, size, conc], "results": res, "memory": mem}
+    return lines
+
+
 CASES = {
     "latency": case_latency,
     "cpu": case_cpu,
@@ -291,6 +366,7 @@ CASES = {
     "scaling": case_scaling,
     "requests": case_requests,
     "import": case_import,
+    "export": case_export,
 }
 # Arrow, dlt and Dask cases (they need the arrow, dlt and dask extras).
 CASES.update({name: functools.partial(case, server) for name, case in PIPELINE_CASES.items()})

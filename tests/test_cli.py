@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import csv
 import datetime as dt
+import fcntl
 import io
 import json
 import math
 import os
+import pty
 import re
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import pyte
 import pytest
 
 from flolive.cli import EXIT_MEANINGS, ExitCode, build_parser
 from flolive.models import SubscriberIdType
-from flolive.sandbox import DataSet, Sandbox
-from flolive.sandbox.server import FAULT_KINDS
+from flolive.sandbox import DataSet, Faults, Sandbox
+from flolive.sandbox.faults import FAULT_KINDS
 
 from .conftest import PageGate
 
@@ -135,7 +143,7 @@ def test_csv_and_stdout_and_page_options(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [int(r["id"]) for r in rows] == EXPECTED_IDS
-    assert rows[0]["timestamp"] == "2022-02-11 14:21:55"
+    assert rows[0]["timestamp"] == "2022-02-11T14:21:55"  # as JSONL writes it
     assert "from 27 pages" in done.stderr
     piped = run(*sandbox_export(1, 5), "-o", "-", "-q")
     assert piped.returncode == 0, piped.stderr
@@ -153,9 +161,14 @@ def test_parquet_export(tmp_path: Path) -> None:
     assert table.column("timestamp")[0].as_py() == dt.datetime(2022, 2, 11, 14, 21, 55)
     assert table.column("status").to_pylist()[:2] == ["PENDING", "PROGRESS"]
     assert sorted(os.listdir(tmp_path)) == ["p.parquet"]
-    refused = run(*EXPORT_988, "-o", str(out), "--resume")
+    again = run(*EXPORT_988, "-o", str(out), "--resume")
+    assert again.returncode == ExitCode.OK
+    assert "nothing to resume" in one_line(again.stderr)
+    refused = run(*EXPORT_988, "-o", str(out))
     assert refused.returncode == ExitCode.USAGE
-    assert "Parquet output cannot be resumed" in one_line(refused.stderr)
+    assert (
+        one_line(refused.stderr) == f"flolive: error: {out} exists; use --overwrite to replace it"
+    )
 
 
 def test_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
@@ -567,6 +580,9 @@ def checkpoint_next(out: Path) -> int | None:
 
 
 def ids_in(path: Path) -> list[int]:
+    if path.suffix == ".parquet":
+        pq = pytest.importorskip("pyarrow.parquet")
+        return list(pq.read_table(path).column("id").to_pylist())
     if path.suffix == ".csv":
         return [int(r["id"]) for r in csv.DictReader(io.StringIO(path.read_text()))]
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
@@ -592,10 +608,12 @@ KILL_POINTS: list[tuple[object, ...]] = [
 ]
 
 
-@pytest.mark.parametrize("ext", ["jsonl", "csv"])
+@pytest.mark.parametrize("ext", ["jsonl", "csv", "parquet"])
 async def test_kill_9_at_any_moment_then_resume_gives_every_item_exactly_once(
     tmp_path: Path, sandbox: Sandbox, gated_sandbox: tuple[Sandbox, PageGate], ext: str
 ) -> None:
+    if ext == "parquet":
+        pytest.importorskip("pyarrow")
     full = tmp_path / f"full.{ext}"
     code, _, err = await arun(*served_export(sandbox.url), "-o", str(full))
     assert code == 0, err
@@ -623,11 +641,15 @@ async def test_kill_9_at_any_moment_then_resume_gives_every_item_exactly_once(
             proc = await spawn(*args, *resume, "--checkpoint-interval", "0")
             await until(lambda: checkpoint_next(out) == page, proc)  # noqa: B023
             await kill(proc)
+        if ext == "parquet":  # only parts and a checkpoint until complete
+            assert not out.exists()
     await gate.open_to(math.inf)
     code, _, err = await arun(*args, "--resume", "--checkpoint-interval", "0")
     assert code == 0, err
     assert one_line(err).startswith(f"flolive: wrote 658 items from 66 pages to {out} in ")
-    assert err.rstrip().endswith(f"resumed at 33; {out} now holds 988 items from 99 pages")
+    assert err.rstrip().endswith(
+        f"resumed at 33; {out} now holds 988 items from 99 pages; 0 retries, 0 throttled answers"
+    )
     ids = ids_in(out)
     assert len(ids) - len(set(ids)) == 0  # none duplicated
     assert set(EXPECTED_IDS) - set(ids) == set()  # none lost
@@ -685,70 +707,145 @@ async def test_the_states_a_kill_can_leave_while_opening_all_resume(
         assert sorted(os.listdir(tmp_path)) == ["full.csv", "p.csv"], name
 
 
-async def test_a_killed_parquet_export_never_shows_under_its_name(
+async def test_the_states_a_kill_can_leave_while_joining_parquet_all_resume(
     tmp_path: Path, sandbox: Sandbox, gated_sandbox: tuple[Sandbox, PageGate]
 ) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
-    gated, gate = gated_sandbox
-    out = tmp_path / "p.parquet"
-    partial = tmp_path / "p.parquet.flolive-partial"
-    args = [*served_export(gated.url), "-o", str(out)]
-    await gate.open_to(20)
-    proc = await spawn(*args)
-    await gate.until_held(20)
-    await kill(proc)
-    assert sorted(os.listdir(tmp_path)) == [partial.name]  # never under the final name
-    await gate.open_to(math.inf)
-    code, _, err = await arun(*args)  # the partial file is not "an existing output"
+    """The file states a kill can leave while Parquet parts are joined, and
+    between the rename, the checkpoint's removal and the parts' removal, each
+    built on disk from a killed export: each resumes to the same file as an
+    uninterrupted export, and leaves nothing else."""
+    pytest.importorskip("pyarrow")
+    full = tmp_path / "full.parquet"
+    code, _, err = await arun(*served_export(sandbox.url), "-o", str(full))
     assert code == 0, err
-    assert sorted(os.listdir(tmp_path)) == [out.name]
-    assert pq.read_table(out).column("id").to_pylist() == EXPECTED_IDS
-    # A failed --overwrite leaves the complete file as it was.
-    before = out.read_bytes()
-    code, _, err = await arun(*served_export(sandbox.url, 99), "-o", str(out), "--overwrite")
-    assert code == ExitCode.NOT_FOUND, err
-    assert out.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == [out.name]
+    gated, gate = gated_sandbox
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    out = run_dir / "p.parquet"
+    ckpt = checkpoint_of(out)
+    parts = Path(f"{out}.flolive-parts")
+    partial = Path(f"{out}.flolive-partial")
+    args = [*served_export(gated.url), "-o", str(out)]
+    await gate.open_to(98)
+    proc = await spawn(*args, "--checkpoint-interval", "0")
+    await until(lambda: checkpoint_next(out) == 98, proc)
+    await kill(proc)
+    stash = tmp_path / "stash"
+    shutil.copytree(parts, stash)
+    saved = ckpt.read_bytes()
+
+    def killed() -> None:
+        """Back to the killed export's checkpoint and parts."""
+        for path in (out, partial):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(parts, ignore_errors=True)
+        shutil.copytree(stash, parts)
+        ckpt.write_bytes(saved)
+
+    await gate.open_to(math.inf)
+    states: dict[str, Callable[[], object]] = {
+        "killed while joining": lambda: partial.write_bytes(full.read_bytes()[:1000]),
+        "killed after the rename": lambda: out.write_bytes(full.read_bytes()),
+    }
+    for name, make in states.items():
+        killed()
+        make()
+        code, _, err = await arun(*args, "--resume", "-q")
+        assert code == 0, f"{name}: {err}"
+        assert out.read_bytes() == full.read_bytes(), name
+        assert os.listdir(run_dir) == [out.name], name
+    # Killed after the checkpoint went, before the parts did: the export is
+    # complete, and the next --resume clears what it left.
+    killed()
+    ckpt.unlink()
+    out.write_bytes(full.read_bytes())
+    code, _, err = await arun(*args, "--resume")
+    assert code == 0, err
+    assert "nothing to resume" in one_line(err)
+    assert out.read_bytes() == full.read_bytes()
+    assert os.listdir(run_dir) == [out.name]
 
 
 # -- terminals and the sandbox command ----------------------------------------
 
 
-def _screen(args: list[str]) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal; (exit code, what it drew)."""
-    import pty
-
+def on_terminal(
+    args: list[str], *, command: list[str] | None = None, columns: int = 80
+) -> tuple[int, list[str]]:
+    """Run the CLI with stderr on a pseudo-terminal ``columns`` wide; (exit
+    code, the non-empty lines of the screen it left). A terminal emulator
+    (pyte) 1000 columns wide renders the screen, so a line drawn longer than
+    the width the CLI was told shows as such, and text printed over the
+    progress display shows where it landed."""
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     proc = subprocess.Popen(
-        [*FLOLIVE, *args],
+        [*(command or FLOLIVE), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=follower,
-        env={**os.environ, "COLUMNS": "200", "TERM": "xterm"},
+        env={**os.environ, "COLUMNS": str(columns), "TERM": "xterm"},
     )
     os.close(follower)
     chunks = []
     while True:
         try:
             data = os.read(leader, 65536)
-        except OSError:
+        except OSError:  # EIO: the CLI closed its end
             break
         if not data:
             break
         chunks.append(data)
     proc.wait(timeout=60)
     os.close(leader)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
+    screen = pyte.Screen(1000, 500)
+    pyte.ByteStream(screen).feed(b"".join(chunks))
+    return proc.returncode, [line.rstrip() for line in screen.display if line.strip()]
 
 
-def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+#: The end of the details line of a finished export.
+DONE_TIMES = r"elapsed \d+:\d\d:\d\d · left 0:00:00"
+
+
+def test_progress_bar_fits_80_columns_with_its_total_and_labelled_times(tmp_path: Path) -> None:
     pytest.importorskip("rich")
-    code, screen = _screen([*EXPORT_988, "-o", str(tmp_path / "p.jsonl")])
+    code, lines = on_terminal([*EXPORT_988, "-o", str(tmp_path / "p.jsonl")])
     assert code == 0
-    assert "participants" in screen
-    assert "988/988" in screen
-    assert "10 pages" in screen
-    assert "this run" not in screen
+    assert len(lines) == 3, lines
+    bar, details, summary = lines
+    assert re.fullmatch(r"participants ━+ 100% 988/988 items", bar)
+    assert len(bar) == 80  # the bar fills the width, and no more
+    assert re.fullmatch(rf"  10/10 pages · [\d,]+ items/s · {DONE_TIMES}", details)
+    assert summary.startswith(f"flolive: wrote 988 items from 10 pages to {tmp_path / 'p.jsonl'}")
+    assert summary.endswith("; 0 retries, 0 throttled answers")
+
+
+def test_progress_of_a_long_resumed_export_fits_80_columns() -> None:
+    pytest.importorskip("rich")
+    from rich.console import Console
+
+    from flolive.cli import RichProgress
+
+    drawn = io.StringIO()
+    console = Console(file=drawn, width=80, force_terminal=True)
+    bar = RichProgress("participants", "pages", console=console)
+    bar.start(12_345_678, items=4_000_000, pages=40_000, total_pages=123_457)
+    bar.advance(1_000_000, 10_000)
+    bar.stop()
+    screen = pyte.Screen(200, 50)
+    # A terminal's line discipline turns each LF into CR LF: so does this.
+    pyte.Stream(screen).feed(drawn.getvalue().replace("\n", "\r\n"))
+    lines = [line.rstrip() for line in screen.display if line.strip()]
+    assert len(lines) == 3, lines
+    assert re.fullmatch(
+        r"participants \(resumed\) [━╸╺]+  41% 5,000,000/12,345,678 items", lines[0]
+    )
+    assert len(lines[0]) == 80
+    # One advance is no rate yet, hence no time left: both say so.
+    assert re.fullmatch(
+        r"  50,000/123,457 pages · -- items/s · elapsed \d+:\d\d:\d\d · left -:--:--", lines[1]
+    )
+    assert lines[2] == "  this run: 1,000,000 items, 10,000 pages"
 
 
 async def test_progress_bar_after_a_resume_tells_this_run_apart(tmp_path: Path) -> None:
@@ -765,13 +862,158 @@ async def test_progress_bar_after_a_resume_tells_this_run_apart(tmp_path: Path) 
                 client, 1, 1, str(out), progress=StopAfter(3), checkpoint_interval=0
             )
     assert checkpoint_next(out) == 3
-    code, screen = await asyncio.to_thread(_screen, [*EXPORT_988, "-o", str(out), "--resume"])
+    code, lines = await asyncio.to_thread(on_terminal, [*EXPORT_988, "-o", str(out), "--resume"])
     assert code == 0
-    assert "participants (resumed)" in screen
-    assert "988/988" in screen
-    assert "10 pages (this run: 688 items, 7 pages)" in screen
-    assert "wrote 688 items from 7 pages" in screen
-    assert "now holds 988 items from 10 pages" in screen
+    assert len(lines) == 4, lines
+    assert re.fullmatch(r"participants \(resumed\) ━+ 100% 988/988 items", lines[0])
+    assert len(lines[0]) == 80
+    assert re.fullmatch(rf"  10/10 pages · [\d,]+ items/s · {DONE_TIMES}", lines[1])
+    assert lines[2] == "  this run: 688 items, 7 pages"
+    assert lines[3].startswith("flolive: wrote 688 items from 7 pages")
+    assert "now holds 988 items from 10 pages" in lines[3]
+
+
+def test_a_label_export_shows_its_total_and_prints_failures_above_the_bar(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("rich")
+    data = DataSet()
+    values = [data.identifier("iccid", 1, 3, i) for i in (999, 5, 1008, 7)]
+    values.append("8935779999999999999")
+    items = 0
+    for i in (999, 5, 7):
+        sub = data.find_subscriber("iccid", data.identifier("iccid", 1, 3, i))
+        assert sub is not None
+        items += data.label_count(sub)
+    src = tmp_path / "ids.txt"
+    src.write_text("\n".join(values) + "\n")
+    code, lines = on_terminal(
+        [
+            *("export", "labels", "--sandbox", "--type", "iccid", "--values-from", str(src)),
+            *("-o", str(tmp_path / "labels.csv"), "--page-size", "10"),
+        ]
+    )
+    assert code == ExitCode.PARTIAL
+    assert len(lines) == 6, lines
+    # Each failure is a whole line above the bar, printed while it ran.
+    assert lines[0] == (
+        f"flolive: warning: {values[2]}: SUBSCRIBER_1029: Failed to retrieve subscriber "
+        "label details"
+    )
+    assert lines[1] == f"flolive: warning: {values[4]}: SUBSCRIBER_1002: Subscriber does not exist"
+    assert re.fullmatch(r"labels ━+ 100% 5/5 identifiers", lines[2])
+    assert len(lines[2]) == 80
+    assert re.fullmatch(rf"  {items} items · [\d,]+ identifiers/s · {DONE_TIMES}", lines[3])
+    assert lines[4].startswith(f"flolive: wrote {items} items from 5 identifiers")
+    assert lines[5] == "flolive: warning: 2 identifiers failed"
+
+
+def _retried_pages(sandbox: Sandbox) -> collections.Counter[int]:
+    """Retries per page: requests for it beyond the first, from the sandbox's log."""
+    asked = collections.Counter(
+        int(parse_qs(urlsplit(path).query)["page"][0])
+        for _, path in sandbox.log
+        if "/participants" in path
+    )
+    return collections.Counter({page: n - 1 for page, n in asked.items() if n > 1})
+
+
+FAULTY = Faults(rate_limited=0.05, server_error=0.05, truncate=0.05, retry_after=0)
+
+
+def _fault_counts(sandbox: Sandbox) -> tuple[int, int]:
+    """(retries, pushback answers) the sandbox's faults cause: every fault is
+    retried; 429s and 500s are pushback, cut-short bodies are not."""
+    faults = sandbox.stats.faults
+    throttles = faults["rate_limited"] + faults["server_error"]
+    # The test means something only if there were both kinds.
+    assert throttles > 0
+    assert faults["truncate"] > 0
+    return throttles + faults["truncate"], throttles
+
+
+async def test_the_summary_counts_retries_and_throttled_answers(
+    tmp_path: Path, start_sandbox: StartSandbox
+) -> None:
+    sandbox = await start_sandbox(faults=FAULTY, record=True)
+    code, _, err = await arun(*served_export(sandbox.url), "-o", str(tmp_path / "p.jsonl"))
+    assert code == 0, err
+    retries, throttles = _fault_counts(sandbox)
+    assert sum(_retried_pages(sandbox).values()) == retries
+    assert one_line(err).endswith(f"; {retries} retries, {throttles} throttled answers")
+
+
+async def test_verbose_logs_each_retry_above_the_bar(
+    tmp_path: Path, start_sandbox: StartSandbox
+) -> None:
+    pytest.importorskip("rich")
+    sandbox = await start_sandbox(faults=FAULTY, record=True)
+    args = [*served_export(sandbox.url), "-o", str(tmp_path / "p.jsonl"), "-v"]
+    code, lines = await asyncio.to_thread(on_terminal, args)
+    assert code == 0, lines
+    retries, throttles = _fault_counts(sandbox)
+    assert len(lines) == retries + 3, lines
+    logged: collections.Counter[int] = collections.Counter()
+    for line in lines[:retries]:
+        match = re.fullmatch(
+            r"flolive: debug: retry [123] of 3 in \d+\.\d\d s: (RateLimited|ServerError|"
+            r"TransportError): .*\(GET /api/v2/customer/1/campaign/1/participants, "
+            r"page (\d+)\)",
+            line,
+        )
+        assert match, line
+        logged[int(match[2])] += 1
+    assert logged == _retried_pages(sandbox)
+    assert re.fullmatch(r"participants ━+ 100% 988/988 items", lines[retries])
+    assert re.fullmatch(rf"  99/99 pages · [\d,]+ items/s · {DONE_TIMES}", lines[retries + 1])
+    assert lines[retries + 2].endswith(f"; {retries} retries, {throttles} throttled answers")
+
+
+# The CLI as a user without the `cli` extra runs it: rich cannot be imported.
+WITHOUT_RICH = [
+    sys.executable,
+    "-c",
+    "import sys; sys.modules['rich'] = None; from flolive.cli import main; "
+    "raise SystemExit(main(sys.argv[1:]))",
+]
+
+
+def test_a_terminal_without_rich_gets_a_hint_instead_of_a_bar(tmp_path: Path) -> None:
+    code, lines = on_terminal(
+        [*sandbox_export(1, 5), "-o", str(tmp_path / "a.jsonl")], command=WITHOUT_RICH
+    )
+    assert code == 0
+    assert len(lines) == 2, lines
+    assert lines[0] == "flolive: hint: pip install 'flolive-sdk[cli]' for a progress bar"
+    assert lines[1].startswith("flolive: wrote 25 items from 1 page to ")
+    # No terminal, no bar to miss: no hint.
+    piped = subprocess.run(
+        [*WITHOUT_RICH, *sandbox_export(1, 5), "-o", str(tmp_path / "b.jsonl")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert piped.returncode == 0
+    assert one_line(piped.stderr).startswith("flolive: wrote 25 items from 1 page to ")
+
+
+async def test_an_export_without_sandbox_never_imports_aiohttp_web(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    probe = (
+        "import sys; from flolive.cli import main; code = main(sys.argv[1:]); "
+        "print('aiohttp.web' in sys.modules, code)"
+    )
+    for args, loaded in ((served_export(sandbox.url, 5), False), (sandbox_export(1, 5), True)):
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-c", probe, *args, "-o", str(tmp_path / f"{loaded}.jsonl"), "-q"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert out.decode().split() == [str(loaded), "0"], err.decode()
 
 
 def test_sandbox_command_serves_until_interrupted() -> None:

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import datetime as dt
+import io
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flolive import Client, FloliveError, ListChangedWarning, SubscriberNotFound
 from flolive.export import (
     FORMATS,
     Checkpoint,
+    CsvWriter,
     ExportError,
     Format,
     JsonlWriter,
     NothingToResume,
+    ParquetWriter,
     export_labels,
     export_participants,
     format_for,
@@ -41,10 +51,17 @@ class StopAfter:
 
     def __init__(self, advances: int) -> None:
         self.left = advances
-        self.started: tuple[int | None, int, int] | None = None
+        self.started: tuple[int | None, int, int, int | None] | None = None
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
-        self.started = (total, items, pages)
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
+        self.started = (total, items, pages, total_pages)
 
     def advance(self, items: int, pages: int) -> None:
         self.left -= 1
@@ -53,6 +70,20 @@ class StopAfter:
 
     def stop(self) -> None:
         pass
+
+
+class SeeParts(StopAfter):
+    """Interrupts after ``at`` advances, noting the part files there were then."""
+
+    def __init__(self, parts: Path, at: int) -> None:
+        super().__init__(at - 1)
+        self.parts = parts
+        self.listing: list[str] = []
+
+    def advance(self, items: int, pages: int) -> None:
+        if self.left == 0:
+            self.listing = sorted(os.listdir(self.parts))
+        super().advance(items, pages)
 
 
 @pytest.fixture
@@ -86,7 +117,7 @@ async def test_label_failures_survive_a_resume(tmp_path: Path, sandbox: Sandbox)
         assert [v for v, _ in ckpt.failed] == [values[0]]
         progress = StopAfter(10)
         result = await export_labels(client, "iccid", values, out, resume=True, progress=progress)
-    assert progress.started == (None, 45, 2)
+    assert progress.started == (None, 45, 2, 4)
     assert [v for v, _ in result.failed] == [values[0]]
     assert "SUBSCRIBER_1002" in result.failed[0][1]
     rows = [json.loads(line) for line in Path(out).read_text().splitlines()]
@@ -124,7 +155,7 @@ async def test_resume_refuses_another_jobs_checkpoint(tmp_path: Path, client: Cl
     progress = StopAfter(1000)
     result = await export_participants(client, 1, 1, out, resume=True, progress=progress)
     assert ids_of(out) == EXPECTED_IDS
-    assert progress.started == (988, 30, 3)
+    assert progress.started == (988, 30, 3, 99)
     assert (result.resumed_at, result.items, result.pages) == (3, 988, 99)
     assert (result.run_items, result.run_pages) == (958, 96)
     assert (result.expected, result.missing) == (988, 0)
@@ -252,37 +283,148 @@ async def test_completeness_is_checked_against_total_elements(
     assert ids_of(out) == EXPECTED_IDS[10:]
 
 
-async def test_parquet_is_renamed_into_place_only_when_complete(
+def parquet_ids(path: Path | str) -> list[int]:
+    pq = pytest.importorskip("pyarrow.parquet")
+    return list(pq.read_table(path).column("id").to_pylist())
+
+
+async def test_parquet_resumes_from_its_parts_byte_identical(
     tmp_path: Path, client: Client
 ) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
+    full = tmp_path / "full.parquet"
+    await export_participants(client, 1, 1, str(full), fmt="parquet")
     out = tmp_path / "p.parquet"
+    parts = tmp_path / "p.parquet.flolive-parts"
     with pytest.raises(Interrupt):
-        await export_participants(client, 1, 1, str(out), fmt="parquet", progress=StopAfter(5))
-    assert os.listdir(tmp_path) == []
-    with pytest.raises(ExportError, match="Parquet output cannot be resumed"):
+        await export_participants(
+            client, 1, 1, str(out), fmt="parquet", progress=StopAfter(5), checkpoint_interval=0
+        )
+    assert sorted(os.listdir(tmp_path)) == [
+        "full.parquet",
+        "p.parquet.flolive-checkpoint",
+        "p.parquet.flolive-parts",
+    ]
+    ckpt = Checkpoint.load(str(out))
+    assert ckpt is not None
+    assert (ckpt.next, ckpt.parts, ckpt.items, ckpt.offset) == (5, 5, 50, 0)
+    # The sixth page is held in memory, not yet a part: the kill loses it.
+    assert sorted(os.listdir(parts)) == [f"{i:06d}.part" for i in range(5)]
+    # Without --resume, the interrupted export is not silently thrown away.
+    with pytest.raises(
+        ExportError,
+        match=r"an interrupted export left p\.parquet\.flolive-checkpoint; use --resume",
+    ):
+        await export_participants(client, 1, 1, str(out), fmt="parquet")
+    # A part written after the checkpoint, and a half-written one, are dropped.
+    (parts / "000005.part").write_bytes((parts / "000000.part").read_bytes())
+    (parts / "000006.tmp").write_bytes(b"ARROW1")
+    result = await export_participants(client, 1, 1, str(out), fmt="parquet", resume=True)
+    assert (result.resumed_at, result.items, result.run_items, result.pages) == (5, 988, 938, 99)
+    assert parquet_ids(out) == EXPECTED_IDS
+    assert out.read_bytes() == full.read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["full.parquet", "p.parquet"]
+    assert pq.ParquetFile(out).metadata.num_row_groups == 1
+    with pytest.raises(NothingToResume):
         await export_participants(client, 1, 1, str(out), fmt="parquet", resume=True)
-    result = await export_participants(client, 1, 1, str(out), fmt="parquet")
-    assert result.items == 988
-    assert os.listdir(tmp_path) == ["p.parquet"]
-    assert pq.read_table(out).column("id").to_pylist() == EXPECTED_IDS
-    before = out.read_bytes()
-    with pytest.raises(ExportError, match="exists; use --overwrite"):
-        await export_participants(client, 1, 5, str(out), fmt="parquet")
+    with pytest.raises(ExportError, match="exists; use --overwrite to replace it"):
+        await export_participants(client, 1, 1, str(out), fmt="parquet")
+    # A failed --overwrite leaves the complete file as it was, and nothing else.
     with pytest.raises(Interrupt):
         await export_participants(
             client, 1, 5, str(out), fmt="parquet", overwrite=True, progress=StopAfter(1)
         )
-    assert out.read_bytes() == before
-    assert os.listdir(tmp_path) == ["p.parquet"]
+    assert out.read_bytes() == full.read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["full.parquet", "p.parquet"]
     with pytest.raises(ExportError, match="Parquet cannot be written to stdout"):
         await export_participants(client, 1, 5, "-", fmt="parquet")
+
+
+async def test_a_parquet_resume_refuses_a_missing_part(tmp_path: Path, client: Client) -> None:
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "p.parquet"
+    with pytest.raises(Interrupt):
+        await export_participants(
+            client, 1, 1, str(out), fmt="parquet", progress=StopAfter(4), checkpoint_interval=0
+        )
+    (tmp_path / "p.parquet.flolive-parts" / "000002.part").unlink()
+    with pytest.raises(ExportError, match=r"lacks 000002\.part, which its checkpoint records"):
+        await export_participants(client, 1, 1, str(out), fmt="parquet", resume=True)
+    result = await export_participants(client, 1, 1, str(out), fmt="parquet", overwrite=True)
+    assert result.items == 988
+    assert parquet_ids(out) == EXPECTED_IDS
+    assert os.listdir(tmp_path) == ["p.parquet"]
+
+
+async def test_parquet_row_groups_do_not_depend_on_parts_or_resumes(
+    tmp_path: Path, client: Client
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    # Row groups (and parts) of 64 rows: pages of 10 make a part every 7 pages
+    # (70 rows), and a checkpoint every page adds parts of one page.
+    register_format(
+        Format("pq64", ("pq64",), "Parquet", parts=lambda t: ParquetWriter(t, row_group_size=64))
+    )
+    try:
+        out = tmp_path / "p.pq64"
+        parts = tmp_path / "p.pq64.flolive-parts"
+        seen = SeeParts(parts, at=20)
+        with pytest.raises(Interrupt):
+            await export_participants(
+                client, 1, 1, str(out), fmt="pq64", progress=seen, checkpoint_interval=3600
+            )
+        # No checkpoint was due, yet parts were cut as rows reached 64 (after
+        # pages 7 and 14), so memory holds one part at most ...
+        assert seen.listing == ["000000.part", "000001.part"]
+        # ... and as the interrupted run recorded nothing, nothing is left.
+        assert os.listdir(tmp_path) == []
+        with pytest.raises(Interrupt):
+            await export_participants(
+                client, 1, 1, str(out), fmt="pq64", progress=StopAfter(13), checkpoint_interval=0
+            )
+        ckpt = Checkpoint.load(str(out))
+        assert ckpt is not None
+        assert (ckpt.next, ckpt.items, ckpt.parts) == (13, 130, 13)  # a part a checkpoint
+        result = await export_participants(client, 1, 1, str(out), fmt="pq64", resume=True)
+    finally:
+        del writers_module._REGISTRY["pq64"]
+    assert result.items == 988
+    meta = pq.ParquetFile(out).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [64] * 15 + [28]
+    assert parquet_ids(out) == EXPECTED_IDS
+
+
+async def test_a_label_export_to_parquet_resumes(tmp_path: Path, client: Client) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = DataSet()
+    values = [data.identifier("iccid", 1, 3, i) for i in (999, 5, 7, 11)]
+    full = tmp_path / "full.parquet"
+    await export_labels(client, "iccid", values, str(full), fmt="parquet")
+    out = tmp_path / "labels.parquet"
+    with pytest.raises(Interrupt):
+        await export_labels(
+            client,
+            "iccid",
+            values,
+            str(out),
+            fmt="parquet",
+            progress=StopAfter(2),
+            checkpoint_interval=0,
+        )
+    result = await export_labels(client, "iccid", values, str(out), fmt="parquet", resume=True)
+    assert (result.resumed_at, result.pages) == (2, 4)
+    assert out.read_bytes() == full.read_bytes()
+    table = pq.read_table(out)
+    assert table.schema.names == ["idType", "idValue", "id", "name", "creationTime"]
+    assert str(table.schema.field("creationTime").type) == "timestamp[ms]"
+    assert table.column("idValue").to_pylist()[:45] == [values[0]] * 45
+    assert sorted(os.listdir(tmp_path)) == ["full.parquet", "labels.parquet"]
 
 
 async def test_a_registered_format_is_chosen_by_name_and_extension(
     tmp_path: Path, client: Client
 ) -> None:
-    register_format(Format("lines", ("lines",), JsonlWriter, True, True, "Lines"))
+    register_format(Format("lines", ("lines",), "Lines", append=JsonlWriter))
     try:
         assert "lines" in FORMATS
         assert format_for("x.LINES", None) == "lines"
@@ -301,17 +443,187 @@ async def test_a_registered_format_is_chosen_by_name_and_extension(
         await export_participants(client, 1, 5, str(out), fmt="lines", overwrite=True)
 
 
-@pytest.mark.parametrize("resumable", [True, False])
+@pytest.mark.parametrize("layout", ["append", "parts"])
 async def test_a_writer_that_cannot_be_made_leaves_nothing(
-    tmp_path: Path, client: Client, resumable: bool
+    tmp_path: Path, client: Client, layout: str
 ) -> None:
-    def unavailable(fh: object, row_type: object, header: bool) -> JsonlWriter:
+    def unavailable(*args: object) -> Any:
         raise ExportError("Broken needs a library: pip install 'flolive-sdk[broken]'")
 
-    register_format(Format("broken", ("broken",), unavailable, resumable, True, "Broken"))
+    register_format(Format("broken", ("broken",), "Broken", **{layout: unavailable}))
     try:
         with pytest.raises(ExportError, match="Broken needs a library"):
             await export_participants(client, 1, 5, str(tmp_path / "p.broken"), fmt="broken")
     finally:
         del writers_module._REGISTRY["broken"]
     assert os.listdir(tmp_path) == []
+
+
+# -- the writers ----------------------------------------------------------------
+
+
+class Row(msgspec.Struct, rename="camel"):
+    """A row type with every kind of field the writers handle."""
+
+    text: str
+    number: int
+    maybe_text: str | None
+    when: dt.datetime
+    ratio: float
+    flag: bool
+    nested: list[int]
+    uid: uuid.UUID
+
+
+ROW_NAMES = ["text", "number", "maybeText", "when", "ratio", "flag", "nested", "uid"]
+
+rows_strategy = st.builds(
+    Row,
+    text=st.text(),
+    number=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    maybe_text=st.none() | st.text(),
+    when=st.datetimes(),
+    ratio=st.floats(allow_nan=False, allow_infinity=False),
+    flag=st.booleans(),
+    nested=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=3),
+    uid=st.uuids(),
+)
+
+
+def written(writer_type: Any, pages: list[list[Row]], cut: int | None = None) -> bytes:
+    """``pages`` written by one writer, or by two (the second appending
+    without a header, as after a resume) when ``cut`` is given."""
+    buf = io.BytesIO()
+    writer = writer_type(buf, Row, True)
+    for i, page in enumerate(pages):
+        if i == cut:
+            writer = writer_type(buf, Row, False)
+        writer.write(page)
+    writer.finish()
+    return buf.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(pages=st.lists(st.lists(rows_strategy, max_size=4), max_size=4), data=st.data())
+def test_csv_round_trips_through_the_csv_module_and_writes_what_jsonl_writes(
+    pages: list[list[Row]], data: st.DataObject
+) -> None:
+    text = written(CsvWriter, pages)
+    read = list(csv.reader(io.StringIO(text.decode(), newline="")))
+    rows = [r for page in pages for r in page]
+    objects = [json.loads(line) for line in written(JsonlWriter, pages).split(b"\n")[:-1]]
+    assert read[0] == ROW_NAMES
+    assert len(read) == 1 + len(rows)
+    for fields, row, obj in zip(read[1:], rows, objects, strict=True):
+        assert fields[0] == row.text
+        assert fields[1] == str(row.number)
+        assert fields[2] == ("" if row.maybe_text is None else row.maybe_text)
+        assert fields[3] == obj["when"]  # date-times: the same text in both
+        assert fields[3] == row.when.isoformat()
+        assert float(fields[4]) == row.ratio
+        assert fields[5] == json.dumps(row.flag)
+        assert json.loads(fields[6]) == row.nested
+        assert fields[7] == obj["uid"] == str(row.uid)
+    # Byte-stable across a resume: a new writer appending without a header
+    # at any page boundary writes the same bytes.
+    cut = data.draw(st.integers(min_value=0, max_value=len(pages)))
+    assert written(CsvWriter, pages, cut) == text
+
+
+def test_csv_quotes_only_what_needs_it() -> None:
+    when = dt.datetime(2022, 2, 11, 14, 21, 53, 120000)
+    uid = uuid.UUID(int=1)
+    values = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\r\nlf", "", " lead"]
+    rows = [Row(v, -1, None if v else "x", when, 0.5, True, [1, 2], uid) for v in values]
+    lines = written(CsvWriter, [rows[:3], rows[3:]]).decode().split("\n")
+    tail = '-1,{},2022-02-11T14:21:53.120000,0.5,true,"[1,2]",00000000-0000-0000-0000-000000000001'
+    assert lines[0] == ",".join(ROW_NAMES)
+    assert lines[1] == "plain," + tail.format("")
+    assert lines[2] == '"a,b",' + tail.format("")
+    assert lines[3] == '"say ""hi""",' + tail.format("")
+    assert lines[4:6] == ['"two', 'lines",' + tail.format("")]
+    assert lines[6:8] == ['"cr\r', 'lf",' + tail.format("")]
+    assert lines[8] == "," + tail.format("x")
+    assert lines[9:] == [" lead," + tail.format(""), ""]
+
+    class One(msgspec.Struct):
+        value: str
+
+    buf = io.BytesIO()
+    CsvWriter(buf, One).write([One(""), One("a")])
+    # A line of one empty field would read back as no field at all.
+    assert buf.getvalue() == b'value\n""\na\n'
+    assert list(csv.reader(io.StringIO(buf.getvalue().decode()))) == [["value"], [""], ["a"]]
+
+
+class FlatRow(msgspec.Struct, rename="camel"):
+    """The fields of :class:`Row` that Parquet holds: all but the nested one."""
+
+    text: str
+    number: int
+    maybe_text: str | None
+    when: dt.datetime
+    ratio: float
+    flag: bool
+    uid: uuid.UUID
+
+
+def test_parquet_columns_of_every_kind(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    writer = ParquetWriter(FlatRow)
+    when = dt.datetime(2022, 2, 11, 14, 21, 53)
+    rows = [
+        FlatRow("a,b", 7, None, when.replace(microsecond=120999), 0.5, True, uuid.UUID(int=1)),
+        FlatRow("", -1, "x", when, -2.0, False, uuid.UUID(int=2)),
+    ]
+    paths = []
+    for i, page in enumerate([rows[:1], rows[1:]]):
+        writer.write(page)
+        assert writer.held == 1
+        paths.append(tmp_path / f"{i}.part")
+        with open(paths[-1], "wb") as fh:
+            writer.write_part(fh)
+        assert writer.held == 0
+    with open(tmp_path / "out.parquet", "wb") as fh:
+        writer.join(paths, fh)
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert [(f.name, str(f.type), f.nullable) for f in table.schema] == [
+        ("text", "string", False),
+        ("number", "int64", False),
+        ("maybeText", "string", True),
+        ("when", "timestamp[ms]", False),
+        ("ratio", "double", False),
+        ("flag", "bool", False),
+        ("uid", "string", False),
+    ]
+    assert table.to_pylist() == [
+        {
+            "text": "a,b",
+            "number": 7,
+            "maybeText": None,
+            "when": when.replace(microsecond=120000),  # to the millisecond
+            "ratio": 0.5,
+            "flag": True,
+            "uid": "00000000-0000-0000-0000-000000000001",
+        },
+        {
+            "text": "",
+            "number": -1,
+            "maybeText": "x",
+            "when": when,
+            "ratio": -2.0,
+            "flag": False,
+            "uid": "00000000-0000-0000-0000-000000000002",
+        },
+    ]
+    with pytest.raises(ExportError, match=r"Parquet cannot hold Row rows: Row\.nested: no Arrow"):
+        ParquetWriter(Row)
+
+
+def test_a_format_has_exactly_one_way_of_writing() -> None:
+    with pytest.raises(ValueError, match="give exactly one of append= and parts="):
+        Format("both", ("both",), "Both", append=JsonlWriter, parts=ParquetWriter)
+    with pytest.raises(ValueError, match="give exactly one of append= and parts="):
+        Format("none", ("none",), "None")
+    assert FORMATS["csv"].streams
+    assert not FORMATS["parquet"].streams

@@ -9,19 +9,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import enum
 import getpass
+import logging
 import math
 import os
 import sys
 import textwrap
 import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 
-from . import __version__
+from . import ClientStats, __version__
 from .client import Client
 from .errors import (
     AuthenticationError,
@@ -30,6 +32,7 @@ from .errors import (
     FloliveError,
     InvalidCredentials,
     ListChangedWarning,
+    ListIncompleteWarning,
     SubscriberNotFound,
     TransportError,
     incomplete_message,
@@ -48,7 +51,10 @@ from .export import (
     read_values,
 )
 from .models import SubscriberIdType
-from .sandbox.server import FAULT_DESCRIPTIONS
+from .sandbox.faults import FAULT_DESCRIPTIONS, FAULT_KINDS
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 
 class ExitCode(enum.IntEnum):
@@ -172,6 +178,12 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--page-base", type=int, choices=(0, 1), help="server's first page number (0)")
     g.add_argument(
         "--timeout", type=_seconds, default=30.0, help="seconds per request, finite, > 0 (30)"
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log retries, re-logins and throttling (the flolive logger) on stderr",
     )
 
 
@@ -311,80 +323,187 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Client]:
         yield client
 
 
-# -- progress ---------------------------------------------------------------
+# -- the screen: stderr, and the bar when one runs ----------------------------
+
+
+class _Screen:
+    """Where the command's stderr lines go. While a progress bar runs, they
+    are printed through its console, above the bar (never inside it); else
+    straight to stderr."""
+
+    def __init__(self) -> None:
+        self.console: Console | None = None
+
+    def line(self, text: str) -> None:
+        """Print one line (or a few) on stderr."""
+        if self.console is not None:
+            self.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+_screen = _Screen()
+
+
+class _ScreenHandler(logging.Handler):
+    """The ``flolive`` logger's records as ``flolive: debug: ...`` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = f"{record.name}: {record.levelname.lower()}: {record.getMessage()}"
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            _screen.line(text)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _verbose(enabled: bool) -> Iterator[None]:
+    """With ``enabled``, the ``flolive`` logger's records (DEBUG and up) go to stderr."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("flolive")
+    handler = _ScreenHandler()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _clock(seconds: float | None) -> str:
+    return "-:--:--" if seconds is None else str(dt.timedelta(seconds=int(seconds)))
 
 
 class RichProgress:
-    """A live bar on stderr: items, pages, rate and ETA from totalElements.
+    """A live progress display on stderr that fits 80 columns::
 
-    After a resume the bar starts at what earlier runs wrote and says what
-    this run added; the rate and ETA count this run only."""
+        participants ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━  45% 445,000/988,000 items
+          445/988 pages · 12,345 items/s · elapsed 0:00:36 · left 0:00:44
 
-    def __init__(self, label: str, unit: str = "pages") -> None:
+    The bar counts items when the server said how many there are, else pages
+    (label exports: identifiers, whose number is known from the start). After
+    a resume the bar starts at what earlier runs wrote, and a third line says
+    what this run added; the rate and the time left count this run only.
+    Lines printed through the command's screen while it runs appear above it.
+
+    Args:
+        label: what is exported (``"participants"``).
+        unit: what a page is called (``"pages"``, ``"identifiers"``).
+        console: the :class:`rich.console.Console` to draw on (default: a new
+            one on stderr).
+    """
+
+    def __init__(self, label: str, unit: str = "pages", console: Console | None = None) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import (
-            Progress as Bar,
-        )
+        from rich.progress import BarColumn, TaskProgressColumn, TextColumn
+        from rich.progress import Progress as Bar
 
-        self._progress = Bar(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[pages]}"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
         self._label = label
         self._unit = unit
         self._task: Any = None
+        self._by_items = True
+        self._total: int | None = None
+        self._total_pages: int | None = None
+        self._prior_items = 0
         self._prior_pages = 0
         self._run_items = 0
         self._run_pages = 0
+        owner = self
 
-    def _pages_text(self) -> str:
-        text = f"{self._prior_pages + self._run_pages:,} {self._unit}"
-        if self._prior_pages:
-            text += f" (this run: {self._run_items:,} items, {self._run_pages:,} {self._unit})"
-        return text
+        class _Display(Bar):
+            def get_renderables(self) -> Iterable[RenderableType]:
+                yield self.make_tasks_table(self.tasks)
+                yield from owner._details()
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
+        self._console = console or Console(stderr=True)
+        self._progress = _Display(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=None),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[count]}"),
+            console=self._console,
+            transient=False,
+            expand=True,
+            # Exported rows may go to stdout (-o -): never through the display.
+            redirect_stdout=False,
+        )
+
+    def _count(self) -> str:
+        if self._by_items:
+            done, total, what = self._prior_items + self._run_items, self._total, "items"
+        else:
+            done, total, what = self._prior_pages + self._run_pages, self._total_pages, self._unit
+        return f"{done:,}/{total:,} {what}" if total is not None else f"{done:,} {what}"
+
+    def _details(self) -> Iterator[RenderableType]:
+        from rich.text import Text
+
         if self._task is None:
-            self._prior_pages = pages
-            self._progress.start()
-            # Earlier runs' items enter as the starting point, not as an
-            # advance, so the rate and the ETA measure this run alone.
-            self._task = self._progress.add_task(
-                f"{self._label} (resumed)" if pages else self._label,
-                total=total,
-                completed=items,
-                pages=self._pages_text(),
-                rate="",
-            )
+            return
+        task = self._progress.tasks[0]
+        pages = self._prior_pages + self._run_pages
+        if not self._by_items:
+            parts = [f"{self._prior_items + self._run_items:,} items"]
+            per = self._unit
+        elif self._total_pages is not None:
+            parts = [f"{pages:,}/{self._total_pages:,} {self._unit}"]
+            per = "items"
+        else:
+            parts = [f"{pages:,} {self._unit}"]
+            per = "items"
+        speed = task.finished_speed or task.speed
+        parts.append(f"{speed:,.0f} {per}/s" if speed else f"-- {per}/s")
+        parts.append(f"elapsed {_clock(task.elapsed)}")
+        if task.total is not None:
+            parts.append(f"left {_clock(0 if task.finished else task.time_remaining)}")
+        lines = ["  " + " · ".join(parts)]
+        if self._prior_pages:
+            lines.append(f"  this run: {self._run_items:,} items, {self._run_pages:,} {self._unit}")
+        for line in lines:
+            yield Text(line, no_wrap=True, overflow="ellipsis")
+
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
+        """Show the display (see :class:`~flolive.export.Progress`)."""
+        if self._task is not None:
+            return
+        self._total, self._total_pages = total, total_pages
+        self._prior_items, self._prior_pages = items, pages
+        self._by_items = total is not None or total_pages is None
+        # Earlier runs' work enters as the starting point, not as an advance,
+        # so the rate and the time left measure this run alone.
+        self._task = self._progress.add_task(
+            f"{self._label} (resumed)" if pages else self._label,
+            total=total if self._by_items else total_pages,
+            completed=items if self._by_items else pages,
+            count=self._count(),
+        )
+        self._progress.start()
+        _screen.console = self._console
 
     def advance(self, items: int, pages: int) -> None:
+        """Count ``items`` and ``pages`` (or identifiers) more."""
         self._run_items += items
         self._run_pages += pages
-        speed = self._progress.tasks[0].speed
         self._progress.update(
-            self._task,
-            advance=items,
-            pages=self._pages_text(),
-            rate=f"{speed:,.0f} items/s" if speed else "",
+            self._task, advance=items if self._by_items else pages, count=self._count()
         )
 
     def stop(self) -> None:
+        """Draw the display a last time and leave it on the screen."""
+        _screen.console = None
         if self._task is not None:
             self._progress.stop()
 
@@ -395,50 +514,57 @@ def _progress(args: argparse.Namespace, label: str, unit: str) -> Progress:
     try:
         return RichProgress(label, unit)
     except ImportError:
-        return NoProgress()  # the `cli` extra adds the bar
+        _screen.line("flolive: hint: pip install 'flolive-sdk[cli]' for a progress bar")
+        return NoProgress()
 
 
 # -- commands ---------------------------------------------------------------
 
 
 def _warn(message: str) -> None:
-    print(f"flolive: warning: {message}", file=sys.stderr)
+    _screen.line(f"flolive: warning: {message}")
 
 
-def _summary(result: ExportResult, output: str) -> None:
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _summary(result: ExportResult, output: str, stats: ClientStats) -> None:
     rate = result.run_items / result.seconds if result.seconds > 0 else 0.0
     where = "stdout" if output == "-" else output
+    one = result.unit.removesuffix("s")  # "pages" -> "page"
     line = (
-        f"flolive: wrote {result.run_items:,} items from {result.run_pages:,} {result.unit} "
-        f"to {where} in {result.seconds:.2f} s ({rate:,.0f} items/s)"
+        f"flolive: wrote {_counted(result.run_items, 'item', 'items')} from "
+        f"{_counted(result.run_pages, one, result.unit)} to {where} in {result.seconds:.2f} s "
+        f"({rate:,.0f} items/s)"
     )
     if result.resumed_at is not None:
         line += (
-            f", resumed at {result.resumed_at}; {where} now holds {result.items:,} items "
-            f"from {result.pages:,} {result.unit}"
+            f", resumed at {result.resumed_at}; {where} now holds "
+            f"{_counted(result.items, 'item', 'items')} from "
+            f"{_counted(result.pages, one, result.unit)}"
         )
-    print(line, file=sys.stderr)
-
-
-# The SDK words a short full pass with incomplete_message(); the CLI reports
-# that shortfall itself (after a resume too), so it drops the SDK's copy.
-_INCOMPLETE_MARK = incomplete_message(0, 0, 0).partition("0")[0]
+    line += (
+        f"; {_counted(stats.retries, 'retry', 'retries')}, "
+        f"{_counted(stats.throttles, 'throttled answer', 'throttled answers')}"
+    )
+    _screen.line(line)
 
 
 @contextlib.contextmanager
-def _list_warnings() -> Iterator[list[str]]:
-    """Collect the messages of ListChangedWarnings raised in the block (other
-    warnings pass through as usual), to report each once as one line."""
-    messages: list[str] = []
+def _list_warnings() -> Iterator[list[tuple[type[Warning], str]]]:
+    """Collect the ListChangedWarnings raised in the block (other warnings
+    pass through as usual), to report each once as one line."""
+    changes: list[tuple[type[Warning], str]] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ListChangedWarning)
         try:
-            yield messages
+            yield changes
         finally:
             others = []
             for w in caught:
                 if issubclass(w.category, ListChangedWarning):
-                    messages.append(str(w.message))
+                    changes.append((w.category, str(w.message)))
                 else:
                     others.append(w)
     for w in others:
@@ -502,18 +628,21 @@ async def _export(args: argparse.Namespace) -> int:
     }
     with _list_warnings() as changes:
         async with _client(args) as client:
+            stats = client.stats
             try:
                 result = await _run_export(args, client, values, common)
             except NothingToResume as exc:
                 # The same command again after it finished (or was killed
                 # after finishing): success, with nothing to do.
-                print(f"flolive: {exc}", file=sys.stderr)
+                _screen.line(f"flolive: {exc}")
                 return ExitCode.OK
-    for message in dict.fromkeys(changes):
-        if not (result.missing and _INCOMPLETE_MARK in message):
+    for category, message in dict.fromkeys(changes):
+        # The CLI reports a shortfall itself (after a resume too), so the
+        # SDK's own warning of a short full pass is dropped then.
+        if not (result.missing and issubclass(category, ListIncompleteWarning)):
             _warn(message)
     if not args.quiet:
-        _summary(result, args.output)
+        _summary(result, args.output, stats)
     if result.missing:
         assert result.expected is not None
         where = "stdout" if args.output == "-" else args.output
@@ -557,7 +686,6 @@ async def _campaigns(args: argparse.Namespace) -> int:
 
 async def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import Faults, Sandbox
-    from .sandbox.server import FAULT_KINDS
 
     token = os.environ.get("FLOLIVE_SANDBOX_TOKEN") if args.require_token else None
     if args.require_token and not token:
@@ -618,11 +746,12 @@ def _message(exc: BaseException) -> str:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    if args.command == "export":
-        return await _export(args)
-    if args.command == "campaigns":
-        return await _campaigns(args)
-    return await _sandbox(args)
+    with _verbose(getattr(args, "verbose", False)):
+        if args.command == "export":
+            return await _export(args)
+        if args.command == "campaigns":
+            return await _campaigns(args)
+        return await _sandbox(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,18 +1,24 @@
 """Bulk export of listings to JSONL, CSV or Parquet, with exactly-once resume.
 
-Resume protocol (JSONL and CSV): a checkpoint file beside the output
-(``FILE.flolive-checkpoint``) records the byte length of the output that is
-durably written and holds whole pages only, the next page (or identifier) to
-read, and the server's page size and base. The first checkpoint is written
-before the first byte of the output; each later one replaces it atomically
-(write, fsync, rename) only *after* the output was fsynced. After a crash at
-any moment, ``resume=True`` truncates the output to the recorded length and
-goes on from the recorded page: every item lands exactly once. An export that
-fails before recording any progress removes its output and checkpoint.
+Resume protocol: a checkpoint file beside the output
+(``FILE.flolive-checkpoint``) records what of the output is durably written
+and holds whole pages only, the next page (or identifier) to read, and the
+server's page size and base. The first checkpoint is written before the first
+byte of the output; each later one replaces it atomically (write, fsync,
+rename) only *after* what it records was fsynced. An export that fails before
+recording any progress removes its output and checkpoint.
 
-Parquet files end in a footer and cannot be appended to: they are written
-under a temporary name (``FILE.flolive-partial``) and renamed when complete,
-and refuse ``resume``.
+- JSONL and CSV are written in place: the checkpoint records the output's
+  durable length, and ``resume=True`` truncates the output to it and goes on
+  from the recorded page.
+- Parquet ends in a footer and cannot be appended to: rows are written as part
+  files in ``FILE.flolive-parts/`` (the checkpoint counts the durable ones),
+  and joined at the end into ``FILE.flolive-partial``, which is renamed to
+  ``FILE`` when complete; then the checkpoint and the parts go. ``resume=True``
+  drops parts written after the checkpoint and goes on.
+
+After a crash at any moment, every item lands exactly once, in order, and the
+finished output is byte-identical to an uninterrupted export's.
 
 Modules: :mod:`.writers` (one writer per format, chosen from a registry),
 :mod:`.checkpoint` and :mod:`.jobs` (the export loops).
@@ -22,6 +28,7 @@ from .checkpoint import CHECKPOINT_SUFFIX, Checkpoint
 from .errors import ExportError, NothingToResume, OutputError
 from .jobs import (
     PARTIAL_SUFFIX,
+    PARTS_SUFFIX,
     ExportResult,
     NoProgress,
     Progress,
@@ -35,6 +42,7 @@ from .writers import (
     Format,
     JsonlWriter,
     ParquetWriter,
+    PartsWriter,
     SubscriberLabel,
     Writer,
     format_for,
@@ -54,7 +62,9 @@ __all__ = [
     "NothingToResume",
     "OutputError",
     "PARTIAL_SUFFIX",
+    "PARTS_SUFFIX",
     "ParquetWriter",
+    "PartsWriter",
     "Progress",
     "SubscriberLabel",
     "Writer",

@@ -1,10 +1,12 @@
-"""The checkpoint beside a resumable output: what of the output is durable.
+"""The checkpoint beside an output: what of the output is durable.
 
 ``FILE.flolive-checkpoint`` is replaced atomically (written to
 ``FILE.flolive-checkpoint.tmp``, fsynced, renamed, directory fsynced). The
-export writes its first checkpoint *before* the first byte of the output and
-each later one only *after* the output was fsynced, so at any moment the
-checkpoint on disk describes a durable prefix of the output.
+export writes its first checkpoint *before* the first byte of the output (or
+its first part) and each later one only *after* what it records was fsynced,
+so at any moment the checkpoint on disk describes a durable prefix of the
+output: its first ``offset`` bytes (formats written in place) or its first
+``parts`` part files (formats written in parts).
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ CHECKPOINT_SUFFIX = ".flolive-checkpoint"
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
-    """What is durably in the output: its first ``offset`` bytes hold exactly
-    the items before ``next`` (a page number, or an identifier index).
+    """What is durably in the output: its first ``offset`` bytes (or its
+    first ``parts`` parts) hold exactly the items before ``next`` (a page
+    number, or an identifier index).
 
     Attributes:
-        version: format of this record (2; version 1 records load with the
-            fields it lacked at their defaults).
+        version: format of this record (3; older records load with the
+            fields they lacked at their defaults).
         job: what is exported (kind, customer, campaign, ... ); a resume must match.
         format: the output format's name.
         page_size: the page size the server echoed (reused on resume).
         page_base: the page base in use (reused on resume).
         next: the next page number, or identifier index, to read.
-        offset: durable length of the output in bytes.
+        offset: durable length of the output in bytes (formats written in place).
+        parts: durable part files (formats written in parts).
         items: items in those bytes.
         pages: pages (or identifiers) done for those bytes.
         expected: items the server said the finished part should hold (label
@@ -42,13 +46,14 @@ class Checkpoint(msgspec.Struct, kw_only=True):
             far, so a resumed run still reports them.
     """
 
-    version: int = 2
+    version: int = 3
     job: dict[str, str | int]
     format: str
     page_size: int
     page_base: int
     next: int
     offset: int = 0
+    parts: int = 0
     items: int = 0
     pages: int = 0
     expected: int = 0
@@ -58,7 +63,7 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     def started(self) -> bool:
         """Whether this records any progress (else it is the checkpoint an
         export writes before its first byte, and worth nothing to keep)."""
-        return self.offset > 0 or self.pages > 0 or bool(self.failed)
+        return self.offset > 0 or self.parts > 0 or self.pages > 0 or bool(self.failed)
 
     @staticmethod
     def path_for(output: str) -> Path:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import hashlib
 import os
+import shutil
 import stat
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
@@ -27,10 +27,11 @@ from ..errors import FloliveError, LabelsUnavailable, SubscriberNotFound
 from ..models import Label, Participant
 from .checkpoint import Checkpoint, fsync_dir
 from .errors import ExportError, NothingToResume, OutputError
-from .writers import FORMATS, Format, SubscriberLabel, Writer
+from .writers import FORMATS, Format, PartsWriter, SubscriberLabel, Writer
 
 __all__ = [
     "PARTIAL_SUFFIX",
+    "PARTS_SUFFIX",
     "ExportResult",
     "NoProgress",
     "Progress",
@@ -39,17 +40,27 @@ __all__ = [
     "read_values",
 ]
 
-#: Suffix of the temporary name a non-resumable output (Parquet) is written
-#: under until it is complete.
+#: Suffix of the directory beside the output that holds the parts of a format
+#: written in parts (Parquet) until they are joined into the output.
+PARTS_SUFFIX = ".flolive-parts"
+#: Suffix of the temporary name the joined file is written under until complete.
 PARTIAL_SUFFIX = ".flolive-partial"
 
 
 class Progress(Protocol):
     """Receives an export's progress (the CLI draws a bar from it)."""
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
-        """The first page is in: ``total`` items expected in all (``None``:
-        unknown); ``items`` and ``pages`` were written by earlier runs."""
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
+        """The export is under way: ``total`` items expected in all and
+        ``total_pages`` pages (label exports: identifiers), each ``None`` when
+        unknown; ``items`` and ``pages`` were written by earlier runs."""
         ...
 
     def advance(self, items: int, pages: int) -> None:
@@ -64,7 +75,14 @@ class Progress(Protocol):
 class NoProgress:
     """A :class:`Progress` that shows nothing."""
 
-    def start(self, total: int | None, *, items: int = 0, pages: int = 0) -> None:
+    def start(
+        self,
+        total: int | None,
+        *,
+        items: int = 0,
+        pages: int = 0,
+        total_pages: int | None = None,
+    ) -> None:
         pass
 
     def advance(self, items: int, pages: int) -> None:
@@ -114,33 +132,13 @@ class ExportResult:
 # -- the output's life ------------------------------------------------------
 
 
-class _Mode(enum.Enum):
-    IN_PLACE = "in place, with a checkpoint"
-    RENAME = "under a temporary name, renamed when complete"
-    STREAM = "to a stream (stdout, a device or a pipe)"
-
-
 class _Output:
     """One export's output, from opening to commit or abort."""
 
-    def __init__(
-        self,
-        output: str,
-        mode: _Mode,
-        fh: IO[bytes],
-        writer: Writer,
-        *,
-        checkpoint: Checkpoint | None = None,
-        tmp: Path | None = None,
-        interval: float = 0.5,
-    ) -> None:
+    def __init__(self, output: str, checkpoint: Checkpoint | None, interval: float) -> None:
         self.output = output
-        self.mode = mode
-        self.fh = fh
-        self.writer = writer
-        #: The checkpoint on disk (IN_PLACE only): what a resume would find.
+        #: The checkpoint on disk (``None`` for a stream): what a resume would find.
         self.checkpoint = checkpoint
-        self.tmp = tmp
         self.interval = interval
         self._last_save = time.monotonic()
 
@@ -150,6 +148,15 @@ class _Output:
         starts: the one it resumes from), else ``None``."""
         ckpt = self.checkpoint
         return ckpt if ckpt is not None and ckpt.started else None
+
+    def write(self, rows: Sequence[Any]) -> None:
+        """Write one page (or identifier) of rows."""
+        raise NotImplementedError
+
+    def _make_durable(self) -> dict[str, int]:
+        """Make every row written so far durable; the checkpoint fields that
+        record it."""
+        raise NotImplementedError
 
     def save(
         self,
@@ -162,65 +169,156 @@ class _Output:
         failed: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Record progress (see :class:`Checkpoint`), at most every
-        ``interval`` seconds: the output first (fsync), then the claim about it."""
-        if self.mode is not _Mode.IN_PLACE or self.checkpoint is None:
+        ``interval`` seconds: the rows first (fsync), then the claim about them."""
+        if self.checkpoint is None:
             return
         now = time.monotonic()
         if now - self._last_save < self.interval:
             return
         self._last_save = now
-        self.writer.flush()
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
         ckpt = msgspec.structs.replace(
             self.checkpoint,
             next=next_,
-            offset=self.fh.tell(),
             items=items,
             pages=pages,
             page_size=self.checkpoint.page_size if page_size is None else page_size,
             expected=expected,
             failed=list(failed),
+            **self._make_durable(),
         )
         ckpt.save(self.output)
         self.checkpoint = ckpt
 
     def commit(self) -> None:
-        """The export is complete: finish the format, make it durable, drop
-        the checkpoint (or rename the temporary file to the output's name)."""
+        """The export is complete: finish the format, make it durable under
+        the output's name, drop the checkpoint."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """The export failed: close what is open. Progress stays for a resume,
+        unless none was recorded: then the output and its checkpoint go too
+        (the next run starts afresh)."""
+        raise NotImplementedError
+
+
+class _Appended(_Output):
+    """A format whose bytes are always a prefix of the finished file, written
+    in place (a regular file, with a checkpoint) or to a stream (stdout, a
+    device, a pipe: nothing to sync, rename or resume)."""
+
+    def __init__(
+        self,
+        output: str,
+        fh: IO[bytes],
+        writer: Writer,
+        *,
+        checkpoint: Checkpoint | None = None,
+        interval: float = 0.5,
+    ) -> None:
+        super().__init__(output, checkpoint, interval)
+        self.fh = fh
+        self.writer = writer
+
+    def write(self, rows: Sequence[Any]) -> None:
+        self.writer.write(rows)
+
+    def _make_durable(self) -> dict[str, int]:
+        self.writer.flush()
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        return {"offset": self.fh.tell()}
+
+    def commit(self) -> None:
         self.writer.finish()
         self.fh.flush()
-        if self.mode is _Mode.STREAM:
+        if self.checkpoint is None:  # a stream
             self.fh.close()
             return
         os.fsync(self.fh.fileno())
         self.fh.close()
-        if self.mode is _Mode.RENAME:
-            assert self.tmp is not None
-            os.replace(self.tmp, self.output)
-            fsync_dir(Path(self.output).parent)
-        else:
-            # A kill before this line leaves a complete output whose checkpoint
-            # is behind it: a resume truncates and rewrites the same bytes.
-            Checkpoint.remove(self.output)
+        # A kill before this line leaves a complete output whose checkpoint
+        # is behind it: a resume truncates and rewrites the same bytes.
+        Checkpoint.remove(self.output)
 
     def abort(self) -> None:
-        """The export failed: close the output. A resumable output keeps its
-        checkpoint for a resume unless it recorded no progress, in which case
-        both go (the next run starts afresh); a temporary file goes."""
-        if self.mode is _Mode.RENAME:
-            # Finish the format so that its writer holds nothing to write at
-            # garbage collection, into a file that is gone by then.
-            with contextlib.suppress(Exception):
-                self.writer.finish()
         with contextlib.suppress(OSError):
             self.fh.close()
-        with contextlib.suppress(OSError):
-            if self.mode is _Mode.RENAME:
-                assert self.tmp is not None
-                self.tmp.unlink(missing_ok=True)
-            elif self.mode is _Mode.IN_PLACE and self.recorded is None:
+        if self.checkpoint is not None and self.recorded is None:
+            with contextlib.suppress(OSError):
                 Path(self.output).unlink(missing_ok=True)
+                Checkpoint.remove(self.output)
+
+
+def _remove_parts(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class _InParts(_Output):
+    """A format written as part files in ``FILE.flolive-parts/`` and joined
+    into ``FILE`` at the end.
+
+    A part is written under a temporary name, fsynced and renamed; the
+    checkpoint counts the parts only after the directory was fsynced too. The
+    joined file is written as ``FILE.flolive-partial``, fsynced and renamed to
+    ``FILE``; then the checkpoint goes, then the parts. A kill before the
+    checkpoint goes resumes (and joins again); parts left after it are a
+    finished export's, removed by the next run on that output.
+    """
+
+    def __init__(
+        self,
+        output: str,
+        writer: PartsWriter,
+        checkpoint: Checkpoint,
+        *,
+        interval: float = 0.5,
+    ) -> None:
+        super().__init__(output, checkpoint, interval)
+        self.writer = writer
+        self.directory = Path(output + PARTS_SUFFIX)
+        self.partial = Path(output + PARTIAL_SUFFIX)
+        self.parts = checkpoint.parts
+
+    def _part(self, index: int) -> Path:
+        return self.directory / f"{index:06d}.part"
+
+    def _write_part(self) -> None:
+        tmp = self.directory / f"{self.parts:06d}.tmp"
+        with open(tmp, "wb") as fh:
+            self.writer.write_part(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._part(self.parts))
+        self.parts += 1
+
+    def write(self, rows: Sequence[Any]) -> None:
+        self.writer.write(rows)
+        if self.writer.held >= self.writer.part_rows:
+            self._write_part()  # bounds memory; counted at the next checkpoint
+
+    def _make_durable(self) -> dict[str, int]:
+        if self.writer.held:
+            self._write_part()
+        fsync_dir(self.directory)
+        return {"parts": self.parts}
+
+    def commit(self) -> None:
+        if self.writer.held:
+            self._write_part()
+        with open(self.partial, "wb") as fh:
+            self.writer.join([self._part(i) for i in range(self.parts)], fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(self.partial, self.output)
+        fsync_dir(Path(self.output).parent)
+        Checkpoint.remove(self.output)
+        _remove_parts(self.directory)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.partial.unlink(missing_ok=True)
+            if self.recorded is None:
+                _remove_parts(self.directory)
                 Checkpoint.remove(self.output)
 
 
@@ -231,14 +329,25 @@ def _make_writer(
     header: bool,
     discard: Callable[[], None] = lambda: None,
 ) -> Writer:
-    """``fmt``'s writer on ``fh``; if it cannot be made (Parquet without
-    pyarrow), close ``fh`` and ``discard`` what was created for it."""
+    """``fmt``'s appending writer on ``fh``; if it cannot be made, close
+    ``fh`` and ``discard`` what was created for it."""
+    assert fmt.append is not None
     try:
-        return fmt.make(fh, row_type, header)
+        return fmt.append(fh, row_type, header)
     except BaseException:
         fh.close()
         discard()
         raise
+
+
+def _refuse_other_job(
+    output: str, fmt: Format, job: dict[str, str | int], ckpt: Checkpoint
+) -> None:
+    if ckpt.job != job or ckpt.format != fmt.name:
+        raise ExportError(
+            f"checkpoint {Checkpoint.path_for(output)} belongs to another export "
+            f"({ckpt.job}, {ckpt.format}); use --overwrite to start again"
+        )
 
 
 def _open_output(
@@ -272,7 +381,7 @@ def _open_output(
         if not fmt.streams:
             raise ExportError(f"{fmt.title} cannot be written to stdout")
         out = os.fdopen(os.dup(1), "wb")
-        return _Output(output, _Mode.STREAM, out, _make_writer(fmt, out, row_type, True))
+        return _Appended(output, out, _make_writer(fmt, out, row_type, True))
     path = Path(output)
     if not path.parent.is_dir():
         raise OutputError(output, f"directory {path.parent} does not exist")
@@ -286,22 +395,9 @@ def _open_output(
         if not fmt.streams:
             raise ExportError(f"{fmt.title} cannot be written to {output}: not a regular file")
         fh = open(path, "wb")  # noqa: SIM115 - owned by the _Output
-        return _Output(output, _Mode.STREAM, fh, _make_writer(fmt, fh, row_type, True))
-    if not fmt.resumable:
-        if resume:
-            raise ExportError(
-                f"{fmt.title} output cannot be resumed (its file ends in a footer); "
-                "export to JSONL or CSV for resumable jobs"
-            )
-        if path.exists() and not overwrite:
-            raise ExportError(f"{output} exists; use --overwrite to replace it")
-        # Written under a temporary name and renamed when complete: the final
-        # name never holds a partial file, and an existing one stays intact
-        # until then. A file left by a killed run is simply overwritten.
-        tmp = Path(output + PARTIAL_SUFFIX)
-        fh = open(tmp, "wb")  # noqa: SIM115 - owned by the _Output
-        writer = _make_writer(fmt, fh, row_type, True, lambda: tmp.unlink(missing_ok=True))
-        return _Output(output, _Mode.RENAME, fh, writer, tmp=tmp, interval=interval)
+        return _Appended(output, fh, _make_writer(fmt, fh, row_type, True))
+    if fmt.parts is not None:
+        return _open_parts(output, fmt, row_type, job, initial, resume, overwrite, interval)
     if resume:
         ckpt = Checkpoint.load(output)
         if ckpt is None and path.exists():
@@ -322,7 +418,7 @@ def _open_output(
         Checkpoint.remove(output)
 
     writer = _make_writer(fmt, fh, row_type, True, discard)
-    return _Output(output, _Mode.IN_PLACE, fh, writer, checkpoint=initial, interval=interval)
+    return _Appended(output, fh, writer, checkpoint=initial, interval=interval)
 
 
 def _resume(
@@ -333,11 +429,7 @@ def _resume(
     ckpt: Checkpoint,
     interval: float,
 ) -> _Output:
-    if ckpt.job != job or ckpt.format != fmt.name:
-        raise ExportError(
-            f"checkpoint {Checkpoint.path_for(output)} belongs to another export "
-            f"({ckpt.job}, {ckpt.format}); use --overwrite to start again"
-        )
+    _refuse_other_job(output, fmt, job, ckpt)
     path = Path(output)
     size = path.stat().st_size if path.exists() else 0
     if size < ckpt.offset:
@@ -351,7 +443,61 @@ def _resume(
     # A checkpoint at offset 0 was taken before the first byte: the header too
     # is still to be written.
     writer = _make_writer(fmt, fh, row_type, ckpt.offset == 0)
-    return _Output(output, _Mode.IN_PLACE, fh, writer, checkpoint=ckpt, interval=interval)
+    return _Appended(output, fh, writer, checkpoint=ckpt, interval=interval)
+
+
+def _open_parts(
+    output: str,
+    fmt: Format,
+    row_type: type[Any],
+    job: dict[str, str | int],
+    initial: Checkpoint,
+    resume: bool,
+    overwrite: bool,
+    interval: float,
+) -> _Output:
+    assert fmt.parts is not None
+    path = Path(output)
+    directory = Path(output + PARTS_SUFFIX)
+    ckpt = Checkpoint.load(output)
+    if resume and ckpt is not None:
+        _refuse_other_job(output, fmt, job, ckpt)
+    elif resume:
+        # Parts without a checkpoint are a finished export's: it removes its
+        # checkpoint first, then its parts.
+        _remove_parts(directory)
+        if path.exists():
+            raise NothingToResume(output)
+    elif not overwrite:
+        if ckpt is not None and ckpt.started:
+            raise ExportError(
+                f"{output}: an interrupted export left {Checkpoint.path_for(output).name}; "
+                "use --resume to continue it or --overwrite to start again"
+            )
+        if path.exists():
+            raise ExportError(f"{output} exists; use --overwrite to replace it")
+    writer = fmt.parts(row_type)  # before anything is on disk: it may fail
+    if resume and ckpt is not None:
+        directory.mkdir(exist_ok=True)
+        recorded = {f"{i:06d}.part" for i in range(ckpt.parts)}
+        present = {entry.name for entry in directory.iterdir()}
+        missing = sorted(recorded - present)
+        if missing:
+            raise ExportError(
+                f"{directory} lacks {missing[0]}, which its checkpoint records: "
+                "cannot resume; use --overwrite to start again"
+            )
+        for name in present - recorded:  # written after the checkpoint
+            (directory / name).unlink()
+        return _InParts(output, writer, ckpt, interval=interval)
+    _remove_parts(directory)  # an earlier export's, started again
+    initial.save(output)  # before the first part
+    try:
+        directory.mkdir()
+    except OSError:
+        Checkpoint.remove(output)
+        raise
+    return _InParts(output, writer, initial, interval=interval)
 
 
 @contextlib.contextmanager
@@ -448,12 +594,17 @@ async def export_participants(
         customer_id, campaign_id, page_size=size, page_base=base, start_page=start
     )
     with _committing(out, progress):
-        async with pager:
-            async for page in pager.pages():
+        async with pager, pager.pages() as in_order:
+            async for page in in_order:
                 if run_pages == 0:
-                    size = pager.page_size_used or size
-                    progress.start(pager.total_elements, items=items, pages=pages)
-                out.writer.write(page.items)
+                    size = in_order.page_size or size
+                    progress.start(
+                        in_order.total_elements,
+                        items=items,
+                        pages=pages,
+                        total_pages=in_order.total_pages,
+                    )
+                out.write(page.items)
                 run_items += len(page.items)
                 run_pages += 1
                 progress.advance(len(page.items), 1)
@@ -463,7 +614,7 @@ async def export_participants(
                     pages=pages + run_pages,
                     page_size=size,
                 )
-        expected = pager.total_elements
+        expected = in_order.total_elements
     return ExportResult(
         items=items + run_items,
         pages=pages + run_pages,
@@ -569,7 +720,7 @@ async def export_labels(
     expected = prior.expected if prior else 0
     failed: list[tuple[str, str]] = list(prior.failed) if prior else []
     progress = progress or NoProgress()
-    progress.start(None, items=items, pages=done)
+    progress.start(None, items=items, pages=done, total_pages=len(values))
     run_items = run_done = 0
     began = time.perf_counter()
     labels = _labels_in_order(client, id_type, values, start, 2 * client.max_concurrency, page_size)
@@ -583,7 +734,7 @@ async def export_labels(
                     written = 0
                 else:
                     found, total = got
-                    out.writer.write(
+                    out.write(
                         [
                             SubscriberLabel(id_type, value, lb.id, lb.name, lb.creation_time)
                             for lb in found

@@ -32,7 +32,10 @@ from .data import (
     unit,
 )
 
-__all__ = ["Faults", "Sandbox", "SandboxStats"]
+# Re-exported: FAULT_KINDS and FAULT_DESCRIPTIONS were defined here.
+from .faults import FAULT_DESCRIPTIONS, FAULT_KINDS
+
+__all__ = ["FAULT_DESCRIPTIONS", "FAULT_KINDS", "Faults", "Sandbox", "SandboxStats"]
 
 ID_TYPES = ("imsi", "iccid", "msisdn", "imei")
 ERROR_MESSAGES = {
@@ -58,16 +61,6 @@ ERROR_STATUS = {
 #: The vendor's bounds of a cursor call's ``size`` and ``pitKeepAlive`` (minutes).
 MAX_CHUNK_SIZE = 10_000
 MAX_KEEP_ALIVE = 30
-#: The fault kinds of :class:`Faults`, in draw order, with what each one serves.
-FAULT_DESCRIPTIONS = {
-    "global_1001": "GLOBAL_1001 error envelopes (HTTP 503)",
-    "rate_limited": "HTTP 429 with Retry-After",
-    "server_error": "bare HTTP 500",
-    "unavailable": "bare HTTP 503",
-    "drop": "connections closed before any response",
-    "truncate": "bodies cut short of their Content-Length",
-}
-FAULT_KINDS = tuple(FAULT_DESCRIPTIONS)
 
 
 @dataclass(frozen=True)
