@@ -9,8 +9,8 @@ import os
 import pickle
 import signal
 import sys
-import time
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
