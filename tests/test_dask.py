@@ -10,6 +10,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,14 @@ def test_a_worker_killed_mid_job_still_gives_every_id_exactly_once(
         )
         job = pool.submit(fd.to_parquet, df, str(out))
         assert gate.reached.wait(60), "the job never got past the gate"
-        busy = [w for w, tasks in client.processing().items() if tasks]
+        # The scheduler learns which worker holds a task a moment after the
+        # gate sees its request: wait for that condition, not for a time.
+        busy: list[str] = []
+        for _ in range(1200):
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            if busy:
+                break
+            time.sleep(0.05)
         assert busy  # the worker about to die holds a part
         pids = client.run(os.getpid)
         os.kill(pids[busy[0]], signal.SIGKILL)

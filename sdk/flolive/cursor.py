@@ -36,7 +36,14 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+)
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -444,6 +451,19 @@ class AsyncCursor(AsyncClosing, Generic[T]):
             async for chunk in chunks:
                 out.extend(chunk.items)
         return out
+
+    def arrow(self, item_type: type[T] | None = None) -> AsyncIterator[Any]:
+        """A new read of one :class:`pyarrow.RecordBatch` per chunk, in order;
+        needs the ``arrow`` extra (schemas: :mod:`flolive.arrow`).
+
+        ``item_type`` is the record type (``None``, the default: the type of
+        the first record; a read with no records yields no batch). Cleanup as
+        for :meth:`pages`: ``break`` or ``async with cursor`` cancels the
+        read-ahead.
+        """
+        from .arrow import arrow_batches
+
+        return arrow_batches(self.pages(), item_type)
 
     def _stream(self) -> _ChunkStream[T]:
         stream = _ChunkStream(self, self.resume)
