@@ -487,7 +487,7 @@ async def test_kill_9_at_any_moment_then_resume_gives_every_sim_exactly_once(
     counts = {5: KILLED_SIMS}
     plain = await start_sandbox(subscriber_counts=counts)
     gate = PageGate()
-    gated = await start_sandbox(subscriber_counts=counts, before_page=gate)
+    gated = await start_sandbox(subscriber_counts=counts, before_page=gate, record=True)
     full = tmp_path / f"full.{fmt}"
     async with Client(base_url=plain.url) as client:
         if read == "pages":
@@ -520,8 +520,18 @@ async def test_kill_9_at_any_moment_then_resume_gives_every_sim_exactly_once(
         if fmt == "parquet":
             assert not out.exists()
     await gate.open_to(math.inf)
+    recorded = json.loads(checkpoint_of(out).read_bytes())["cursor"]
+    gated.cursor_log.clear()
     code, _, err = await arun(*args, "--resume", "--checkpoint-interval", "0")
     assert code == 0, err
+    if read == "cursor":
+        # The last resume went on with the session it recorded: no new one.
+        assert recorded["chunk"] == 21
+        assert [pit_id for pit_id, _ in gated.cursor_log][:1] == [recorded["pit_id"]]
+        assert len(gated.cursor_log) == 12
+        assert all(pit_id for pit_id, _ in gated.cursor_log)
+    else:
+        assert (recorded, gated.cursor_log) == (None, [])
     unit = "pages" if read == "pages" else "chunks"
     line = one_line(err)
     assert line.startswith(f"flolive: wrote 120 items from 12 {unit} to {out} in ")
