@@ -85,7 +85,6 @@ async def test_on_retry_is_called_with_the_error_the_attempt_and_the_wait() -> N
 
 async def test_with_options_shares_the_connection_limiter_and_stats() -> None:
     sandbox = Sandbox(record=True)
-    parent = Client(base_url="http://unused.invalid", page_size=100, max_concurrency=4)
     async with sandbox as url:
         parent = Client(base_url=url, page_size=100, max_concurrency=4, speculate=0)
         small = parent.with_options(page_size=10, timeout=5, retry=RetryPolicy.disabled())
@@ -120,10 +119,19 @@ async def test_with_options_shares_the_connection_limiter_and_stats() -> None:
 
 
 async def test_use_client_default_and_explicit_per_call_settings() -> None:
-    async with Sandbox() as url, Client(base_url=url, timeout=7) as client:
-        one = await client.campaign(1, 1, timeout=USE_CLIENT_DEFAULT)
-        same = await client.campaign(1, 1, timeout=None, retry=RetryPolicy.disabled())
-        assert one == same
+    from flolive import RequestTimeout
+
+    # A server slower than the client's timeout on purpose.
+    async with (
+        Sandbox(latency=0.5) as url,
+        Client(base_url=url, timeout=0.05, retry=RetryPolicy.disabled()) as client,
+    ):
+        with pytest.raises(RequestTimeout):
+            await client.campaign(1, 1, timeout=USE_CLIENT_DEFAULT)
+        with pytest.raises(RequestTimeout):
+            await client.campaign(1, 1)
+        assert (await client.campaign(1, 1, timeout=30)).id == 1
+        assert (await client.campaign(1, 1, timeout=None)).id == 1
         with pytest.raises(ValueError, match="timeout"):
             await client.campaign(1, 1, timeout=float("inf"))
         with pytest.raises(TypeError, match="RetryPolicy"):

@@ -1009,3 +1009,18 @@ async def test_listing_timeout_and_timeout_bound_a_cursor_read() -> None:
             await client.all_subscribers(2, timeout=0.05, retry=RetryPolicy.disabled()).collect()
         assert not isinstance(info.value, DeadlineExceeded)
         assert info.value.method == "POST"
+
+
+async def test_a_resume_token_without_a_pit_id_is_refused() -> None:
+    from flolive.cursor import CursorToken
+
+    token = CursorToken(
+        path="/api/v2/customer/1/subscriber-all",
+        pit_id="",
+        chunk=2,
+        records_read=2000,
+        total=25_000,
+    )
+    async with Client(base_url="http://127.0.0.1:9", token="t") as client:
+        with pytest.raises(ValueError, match="start over"):
+            client.all_subscribers(1, resume=token)

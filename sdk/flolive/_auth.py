@@ -118,7 +118,9 @@ class PasswordAuth(Auth):
                     self._failure = None
                     return
                 except FloliveError as exc:
-                    self._failure = exc
+                    # A copy taken now: the raised one gets its requester's
+                    # page; each waiter's copy gets its own.
+                    self._failure = copy.copy(exc)
                     raise
         # Outside the except and the lock: a fresh copy, without a traceback
         # shared between tasks.

@@ -34,6 +34,15 @@ def _reason(exc: BaseException) -> str:
     return str(exc)
 
 
+_WITHHELD = "(message withheld: a login's answer may echo the credentials)"
+
+
+def _api_error(code: str, message: str, http_status: int, ctx: RequestContext) -> FloliveError:
+    """The :class:`~flolive.APIError` for an envelope; a login's own message
+    is not kept, since a server may echo the password in it."""
+    return error_for_code(code, _WITHHELD if ctx.sensitive else message, http_status, context=ctx)
+
+
 def _envelope_error(body: bytes, http_status: int, ctx: RequestContext) -> FloliveError | None:
     """The :class:`APIError` an error envelope asks for, or ``None`` if the
     body is not an envelope with an ``errorCode``."""
@@ -43,7 +52,7 @@ def _envelope_error(body: bytes, http_status: int, ctx: RequestContext) -> Floli
         return None
     if not err.error_code:
         return None
-    return error_for_code(err.error_code, err.error_message, http_status, context=ctx)
+    return _api_error(err.error_code, err.error_message, http_status, ctx)
 
 
 def error_from_response(
@@ -83,7 +92,7 @@ class EnvelopeCodec(Generic[T]):
                 reason, body, http_status, ctx
             )
         if env.error_code:
-            raise error_for_code(env.error_code, env.error_message, http_status, context=ctx)
+            raise _api_error(env.error_code, env.error_message, http_status, ctx)
         return env
 
     @staticmethod
@@ -153,7 +162,7 @@ class CursorCodec(Generic[T]):
                 reason, body, http_status, ctx
             )
         if env.error_code:
-            raise error_for_code(env.error_code, env.error_message, http_status, context=ctx)
+            raise _api_error(env.error_code, env.error_message, http_status, ctx)
         if not isinstance(env.content, list):
             raise EnvelopeCodec._invalid(
                 "`content` is not a list - at `$.content`", body, http_status, ctx

@@ -213,20 +213,23 @@ class Transport:
         cursor read, which sends the same ``pitId`` again).
         """
         ctx = RequestContext(method, path, page, sensitive, idempotent)
+        attempts = self._attempts(
+            ctx,
+            parse,
+            params,
+            json,
+            self.timeout if isinstance(timeout, EllipsisType) else timeout,
+            retry or self.retry,
+            deadline,
+            max_response_size or self.max_response_size,
+            authenticate,
+        )
+        if deadline is None:
+            return await attempts
         scope = asyncio.timeout_at(deadline)
         try:
             async with scope:
-                return await self._attempts(
-                    ctx,
-                    parse,
-                    params,
-                    json,
-                    self.timeout if isinstance(timeout, EllipsisType) else timeout,
-                    retry or self.retry,
-                    deadline,
-                    max_response_size or self.max_response_size,
-                    authenticate,
-                )
+                return await attempts
         except TimeoutError:
             if not scope.expired():
                 raise  # a RequestTimeout of ours, or a caller's token provider's

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import msgspec
 
 from . import ClientStats, __version__
-from .client import Client
+from .client import LOGIN_PATH, Client
 from .errors import (
+    APIError,
     AuthenticationError,
     CampaignNotFound,
     CursorExpired,
@@ -882,6 +883,8 @@ def _exit_code(exc: BaseException) -> ExitCode:
         return ExitCode.NOT_FOUND
     if isinstance(exc, AuthenticationError | InvalidCredentials):
         return ExitCode.AUTH
+    if isinstance(exc, APIError) and exc.path == LOGIN_PATH and exc.code != "GLOBAL_1001":
+        return ExitCode.AUTH  # the login refused with an error envelope
     if isinstance(exc, TransportError):
         return ExitCode.UNREACHABLE
     if isinstance(exc, FloliveError):

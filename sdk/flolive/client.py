@@ -261,6 +261,35 @@ _DERIVED_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
+def _positive_or_none(name: str, value: int | None) -> int | None:
+    return None if value is None else _positive_int(name, value)
+
+
+def _callable_or_none(name: str, value: object) -> object:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable, got {value!r}")
+    return value
+
+
+#: Checks of per-call listing options beyond the client's own settings.
+_OPTION_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    **_DERIVED_CHECKS,
+    "start_page": _non_negative_int,
+    "max_pages": _positive_or_none,
+    "max_items": _positive_or_none,
+    "on_page": _callable_or_none,
+}
+
+
+def _check_values(options: Mapping[str, Any]) -> None:
+    """Refuse a bad option value at the call, with a ValueError or TypeError
+    naming it, rather than a bare error from aiohttp during iteration."""
+    for name, value in options.items():
+        check = _OPTION_CHECKS.get(name)
+        if check is not None:
+            check(name, value)
+
+
 def _id(name: str, value: int | str) -> str:
     """Path ids are numeric in this API; refuse anything else before a request."""
     text = str(value)
@@ -604,6 +633,7 @@ class Client(AsyncClosing):
                 ...
         """
         _check_options(options)
+        _check_values(options)
         transport = self._t
         codec = codec_for(item_type)
         base_params = dict(params or {})

@@ -408,6 +408,12 @@ class AsyncCursor(AsyncClosing, Generic[T]):
                 raise TypeError(f"resume must be a CursorToken (position), got {resume!r}")
             if resume.path != path:
                 raise ValueError(f"this resume token is for {resume.path}, not {path}")
+            if not resume.pit_id and resume.chunk > 0:
+                # Going on without a session would open a new one and count
+                # from records_read: every record read so far would come again.
+                raise ValueError(
+                    "this resume token has no pitId to go on with: the read must start over"
+                )
         if max_items is not None and (isinstance(max_items, bool) or max_items < 1):
             raise ValueError("max_items must be >= 1")
         if not isinstance(read_ahead, bool):

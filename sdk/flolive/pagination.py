@@ -191,7 +191,7 @@ class _PageStream(Generic[T]):
             self._scheduled = number
             self._failed_at = None
         self._first_total = page.total_elements
-        self.page_size = self._size
+        self.page_size = pager.page_size_used = self._size
         pager._hint = (pager.page_size, self._size, page.total_pages)
         last = max(number, pager.page_base + page.total_pages - 1)
         if self._cap is not None:
@@ -207,7 +207,6 @@ class _PageStream(Generic[T]):
         self.total_elements = page.total_elements
         self._pager.total_pages = page.total_pages
         self._pager.total_elements = page.total_elements
-        self._pager.page_size_used = self._size
         wanted = self._pager.max_items
         if wanted is not None and self.items_read + len(page.items) >= wanted:
             page = msgspec.structs.replace(page, items=page.items[: wanted - self.items_read])
@@ -215,8 +214,11 @@ class _PageStream(Generic[T]):
             self._end_at(number)
             return page
         self.items_read += len(page.items)
-        before = (self._start - self._pager.page_base) * self._size
-        if not page.items and before + self.items_read >= page.total_elements:
+        if (
+            not page.items
+            and (self._start - self._pager.page_base) * self._size + self.items_read
+            >= page.total_elements
+        ):
             # Everything the server counted has been read and pages come back
             # empty: the list ends here, whatever totalPages claims (a server
             # saying 10**9 pages for 3 items would otherwise be read forever).

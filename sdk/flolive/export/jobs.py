@@ -791,7 +791,12 @@ async def export_all_subscribers(
                 f"checkpoint {Checkpoint.path_for(output)} records no cursor position: "
                 "cannot resume; use --overwrite to start again"
             )
-        options: CursorOptions = {"resume": token} if token is not None else {}
+        # No read-ahead: a kill would leave a call for the next chunk sent but
+        # not recorded, and a server that moves its session on per call (the
+        # vendor does not say) would then skip that chunk on --resume.
+        options: CursorOptions = {"read_ahead": False}
+        if token is not None:
+            options["resume"] = token
         read = client.all_subscriber_details if details else client.all_subscribers
         cursor: AsyncCursor[Any] = read(
             customer_id, chunk_size=size, keep_alive=keep_alive, **options
@@ -855,7 +860,11 @@ async def _labels_in_order(
     window of tasks in flight."""
 
     async def one(value: str) -> _Labels:
-        opts: dict[str, Any] = {"page_size": page_size} if page_size else {}
+        # A subscriber's labels are mostly one page: a speculative first
+        # window would cost three wasted requests per identifier.
+        opts: dict[str, Any] = {"speculate": 0}
+        if page_size:
+            opts["page_size"] = page_size
         pager = client.subscriber_labels(id_type, value, **opts)
         labels = await pager.collect()
         return labels, pager.total_elements or 0
