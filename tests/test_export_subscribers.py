@@ -406,7 +406,7 @@ async def test_a_cursor_checkpoint_without_a_position_is_refused(
 
 async def test_arguments_the_sdk_refuses_leave_no_file(tmp_path: Path, client: Client) -> None:
     out = str(tmp_path / "p.csv")
-    with pytest.raises(ValueError, match="page_size must be >= 1"):
+    with pytest.raises(ValueError, match="page_size must be a positive int"):
         await export_subscribers(client, 2, out, fmt="csv", page_size=-5)
     with pytest.raises(ValueError, match="page_base must be 0 or 1"):
         await export_participants(client, 1, 1, out, page_base=7)
