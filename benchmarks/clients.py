@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import msgspec
 
-from flolive import Client, sync
+from flolive import Client
 from flolive.models import Envelope, Participant
 
 from .server import PATH
@@ -47,6 +47,8 @@ async def sdk_collect(url: str, page_size: int, concurrency: int) -> int:
 
 def sync_items(url: str, page_size: int, concurrency: int) -> int:
     """The sync client (``flolive.sync``) on the same pager, item by item."""
+    from flolive import sync
+
     n = 0
     with sync.Client(base_url=url, max_concurrency=concurrency, page_size=page_size) as c:
         for _ in c.campaign_participants(1, 2):
@@ -56,6 +58,8 @@ def sync_items(url: str, page_size: int, concurrency: int) -> int:
 
 def sync_pages(url: str, page_size: int, concurrency: int) -> int:
     """The sync client (``flolive.sync``) on the same pager, page by page."""
+    from flolive import sync
+
     n = 0
     with sync.Client(base_url=url, max_concurrency=concurrency, page_size=page_size) as c:
         for page in c.campaign_participants(1, 2).pages():

@@ -19,7 +19,8 @@ from flolive import (
     ParticipantStatus,
     SubscriberNotFound,
 )
-from flolive._codec import RequestInfo, codec_for
+from flolive._codec import codec_for
+from flolive.errors import RequestContext as RequestInfo
 from flolive.models import Campaign, CampaignStatus
 
 API = Path(__file__).resolve().parents[2] / "shared" / "api"
@@ -266,7 +267,9 @@ def test_errors_survive_pickling_with_their_attributes() -> None:
 
     from flolive import CampaignNotFound, RateLimited
 
-    err = CampaignNotFound("CUSTOMER_1037", "Campaign does not exist", 404, "GET", "/p", 3)
+    err = CampaignNotFound(
+        "CUSTOMER_1037", "Campaign does not exist", 404, context=RequestInfo("GET", "/p", 3)
+    )
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is CampaignNotFound
     assert (back.code, back.message, back.http_status, back.page) == (
@@ -276,5 +279,7 @@ def test_errors_survive_pickling_with_their_attributes() -> None:
         3,
     )
     assert str(back) == str(err)
-    limited = pickle.loads(pickle.dumps(RateLimited(429, retry_after=2.0, page=1)))
+    limited = pickle.loads(
+        pickle.dumps(RateLimited(429, retry_after=2.0, context=RequestInfo("GET", "/p", 1)))
+    )
     assert (limited.retry_after, limited.page) == (2.0, 1)

@@ -106,10 +106,18 @@ async def test_server_capped_page_size_yields_every_item_once() -> None:
     sandbox = Sandbox(max_page_size=100, record=True)
     async with sandbox as url, Client(base_url=url, page_size=1000) as client:
         pager = client.campaign_participants(1, 1)
-        ids = [p.id async for p in pager]
-        assert pager.page_size_used == 100
+        items = aiter(pager)
+        ids = [p.id async for p in items]
+        assert items.page_size == pager.page_size_used == 100
     assert ids == EXPECTED_IDS
-    assert [qs.split("size=")[1] for _, qs in sandbox.log[1:]] == ["100"] * 9
+    sizes = [
+        (page, qs.split("size=")[1])
+        for page, (_, qs) in zip(pages_in_log(sandbox), sandbox.log, strict=True)
+    ]
+    # The first window asked pages 0-3 at 1000; page 0 said 100: pages 1-3 at
+    # 1000 were dropped and every other page fetched at 100.
+    assert sorted(sizes[:4]) == [(0, "1000"), (1, "1000"), (2, "1000"), (3, "1000")]
+    assert sorted(sizes[4:]) == [(n, "100") for n in range(1, 10)]
 
 
 @pytest.mark.usefixtures("no_leaks")
@@ -422,3 +430,168 @@ async def test_a_callers_session_is_used_and_left_open() -> None:
         async with Client(base_url=url, session=session) as client:
             assert (await client.campaign(1, 5)).id == 5
         assert not session.closed
+
+
+# -- speculative first window, max_items, resume tokens, per-pass state ------
+
+
+def requests_for(sandbox: Sandbox) -> list[int]:
+    return sorted(pages_in_log(sandbox))
+
+
+@pytest.mark.usefixtures("no_leaks")
+@pytest.mark.parametrize(
+    ("page_size", "pages", "requested"),
+    [
+        (25, 1, [0, 1, 2, 3]),  # a one-page list costs at most 1 + speculate requests
+        (13, 2, [0, 1, 2, 3]),
+        (5, 5, [0, 1, 2, 3, 4]),  # the speculative pages were all needed
+    ],
+)
+async def test_first_window_is_requested_with_the_first_page(
+    page_size: int, pages: int, requested: list[int]
+) -> None:
+    sandbox = Sandbox(record=True)
+    async with sandbox as url, Client(base_url=url, page_size=page_size) as client:
+        pager = client.campaign_participants(1, 5)  # 25 participants
+        got = await pager.collect()
+        assert len(got) == 25
+        assert pager.total_pages == pages
+        assert requests_for(sandbox) == requested
+        # A second pass knows where the list ends: no request is wasted.
+        sandbox.log.clear()
+        assert [p.id for p in await pager.collect()] == [p.id for p in got]
+        assert requests_for(sandbox) == list(range(pages))
+
+
+async def test_speculation_respects_max_pages_prefetch_and_adaptive_mode() -> None:
+    sandbox = Sandbox(record=True)
+    async with sandbox as url:
+        async with Client(base_url=url, page_size=5) as client:
+            await client.campaign_participants(1, 5, max_pages=2).collect()
+            assert requests_for(sandbox) == [0, 1]
+            sandbox.log.clear()
+            await client.campaign_participants(1, 5, prefetch=2, speculate=8).collect()
+            assert requests_for(sandbox) == [0, 1, 2, 3, 4]
+            sandbox.log.clear()
+            await client.campaign_participants(1, 5, speculate=0, page_size=25).collect()
+            assert requests_for(sandbox) == [0]
+        sandbox.log.clear()
+        async with Client(base_url=url, page_size=25, adaptive_concurrency=True) as client:
+            await client.campaign_participants(1, 5, speculate=3).collect()
+            assert requests_for(sandbox) == [0]
+
+
+async def test_first_window_with_a_slow_consumer_never_exceeds_prefetch() -> None:
+    sandbox = Sandbox(latency=0.001)
+    async with sandbox as url, Client(base_url=url, page_size=10, max_concurrency=16) as client:
+        pages = client.campaign_participants(1, 1, prefetch=3, speculate=10).pages()
+        async with pages:
+            async for _page in pages:
+                # Held or in flight ahead of this page: never more than prefetch.
+                assert sandbox.stats.max_in_flight <= 3
+    assert sandbox.stats.max_in_flight <= 3
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_max_items_stops_exactly_and_asks_no_page_it_cannot_need() -> None:
+    sandbox = Sandbox(record=True)
+    async with sandbox as url, Client(base_url=url, page_size=10) as client:
+        items = [p.id async for p in client.campaign_participants(1, 1, max_items=25)]
+        assert items == EXPECTED_IDS[:25]
+        assert requests_for(sandbox) == [0, 1, 2]
+        sandbox.log.clear()
+        pages = [p async for p in client.campaign_participants(1, 1, max_items=25).pages()]
+        assert [len(p.items) for p in pages] == [10, 10, 5]
+        assert requests_for(sandbox) == [0, 1, 2]
+        sandbox.log.clear()
+        one = await client.campaign_participants(1, 1, max_items=1, page_size=100).collect()
+        assert [p.id for p in one] == EXPECTED_IDS[:1]
+        assert requests_for(sandbox) == [0]
+
+
+async def test_a_failed_page_carries_a_picklable_resume_token() -> None:
+    import pickle
+
+    from flolive import ResumeToken
+
+    sandbox = Sandbox(max_page_size=100, fail_pages={4: 500})
+    async with sandbox as url, Client(base_url=url, page_size=1000) as client:
+        seen: list[int] = []
+        with pytest.raises(ServerError) as info:
+            async for p in client.campaign_participants(1, 1, retry=RetryPolicy.disabled()):
+                seen.append(p.id)
+        token = info.value.resume
+        assert token == ResumeToken(
+            path="/api/v2/customer/1/campaign/1/participants", page=4, page_size=100, page_base=0
+        )
+        assert pickle.loads(pickle.dumps(token)) == token
+        sandbox.fail_pages.clear()
+        rest = [p.id async for p in client.campaign_participants(1, 1, resume=token)]
+        # The resume asks at the size the server used, so it starts on item 400.
+        assert seen + rest == EXPECTED_IDS
+        with pytest.raises(ValueError, match="resume token is for"):
+            client.campaign_participants(1, 2, resume=token)
+        with pytest.raises(ValueError, match="not both"):
+            client.campaign_participants(1, 1, resume=token, start_page=3)
+
+
+async def test_passes_start_anywhere_and_keep_their_own_state() -> None:
+    async with Sandbox() as url, Client(base_url=url, page_size=100) as client:
+        pager = client.campaign_participants(1, 1)
+        tail = [p.id async for p in pager.items(start_page=8)]
+        assert tail == EXPECTED_IDS[800:]
+        a, b = pager.pages(), pager.pages(start_page=5)
+        async with a, b:
+            first_a, first_b = await anext(a), await anext(b)
+            assert (first_a.number, first_b.number) == (0, 5)
+            assert (a.pages_read, b.pages_read, a.items_read, b.items_read) == (1, 1, 100, 100)
+            assert a.total_elements == b.total_elements == 988
+            assert a.page_size == b.page_size == 100
+            rest = [p.number async for p in b]
+            assert rest == [6, 7, 8, 9]
+            assert (a.pages_read, b.pages_read) == (1, 5)
+
+
+async def test_on_page_reports_every_page_in_order() -> None:
+    calls: list[tuple[int, int, int, int]] = []
+
+    def on_page(page: object) -> None:
+        from flolive import Page
+
+        assert isinstance(page, Page)
+        calls.append((page.number, len(page.items), page.total_pages, page.total_elements))
+
+    async with Sandbox(latency=0.001) as url, Client(base_url=url, max_concurrency=8) as client:
+        got = await client.campaign_participants(1, 1, page_size=10, on_page=on_page).collect()
+    assert len(got) == 988
+    assert calls == [(n, 10 if n < 98 else 8, 99, 988) for n in range(99)]
+
+
+async def test_empty_page_after_total_elements_ends_an_absurd_list() -> None:
+    from aiohttp import web
+
+    from .helpers import page_body, participant
+
+    seen: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        page = int(request.query["page"])
+        seen.append(page)
+        items = [participant(i) for i in range(3)] if page == 0 else []
+        return web.Response(body=page_body(items, page, 10, 10**9, 3))
+
+    app = web.Application()
+    app.router.add_get("/api/v2/customer/1/campaign/1/participants", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with Client(base_url=f"http://127.0.0.1:{port}", page_size=10) as client:
+            got = await client.campaign_participants(1, 1).collect()
+    finally:
+        await runner.cleanup()
+    assert [p.id for p in got] == [1000, 1001, 1002]
+    assert len(seen) <= 1 + 3 + 16  # the first window, then at most one prefetch window

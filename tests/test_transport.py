@@ -18,6 +18,7 @@ from flolive import (
     DecodeError,
     FloliveError,
     HTTPStatusError,
+    ListChangedWarning,
     RateLimited,
     RequestTimeout,
     RetryPolicy,
@@ -33,6 +34,9 @@ PARTICIPANTS = re.compile(r"^http://api\.test/api/v2/customer/1/campaign/2/parti
 
 
 def client(fake_sleep: FakeSleep, **kw: object) -> Client:
+    # No speculative first window: these tests count the requests a failure
+    # costs; test_pagination.py covers speculation.
+    kw.setdefault("speculate", 0)
     return Client(base_url=BASE, token="tok-123", sleep=fake_sleep, **kw)  # type: ignore[arg-type]
 
 
@@ -247,7 +251,9 @@ async def test_per_call_retry_override(mocked: aioresponses, fake_sleep: FakeSle
 
 async def test_post_is_never_retried(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
     mocked.post(f"{BASE}/api/v2/auth/token", status=503, body=b"", repeat=True)
-    async with Client(base_url=BASE, username="u", password="pw-secret", sleep=fake_sleep) as c:
+    async with Client(
+        base_url=BASE, username="u", password="pw-secret", sleep=fake_sleep, speculate=0
+    ) as c:
         with pytest.raises(ServerError) as info:
             await collect_ids(c)
         assert c.stats.requests == 1
@@ -398,7 +404,9 @@ async def test_an_empty_page_in_the_middle_does_not_end_the_list(
     script.fail(2, 200, page_body([], 2, 10, 5, 50))
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
     async with client(fake_sleep, page_size=10) as c:
-        ids = await collect_ids(c)
+        # The list ends 10 short of the 50 the server counted: reported, not hidden.
+        with pytest.warns(ListChangedWarning, match="after 40 items .* totalElements 50"):
+            ids = await collect_ids(c)
     assert ids == [1000 + i for i in range(50) if not 20 <= i < 30]
     assert sorted(script.pages_requested()) == [0, 1, 2, 3, 4]
 
@@ -418,3 +426,42 @@ async def test_retries_are_logged_without_secrets(
         "ServerError: HTTP 503 (GET /api/v2/customer/1/campaign/2/participants, page 0)" in message
     )
     assert "tok-123" not in caplog.text
+
+
+async def test_a_login_refused_by_envelope_never_keeps_the_servers_words(
+    mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    mocked.post(
+        f"{BASE}/api/v2/auth/token",
+        status=401,
+        body=error_body("AUTH_1001", "bad password pw-secret-123 for u"),
+        repeat=True,
+    )
+    async with Client(
+        base_url=BASE, username="u", password="pw-secret-123", sleep=fake_sleep, speculate=0
+    ) as c:
+        with pytest.raises(APIError) as info:
+            await collect_ids(c)
+    assert (info.value.code, info.value.path) == ("AUTH_1001", "/api/v2/auth/token")
+    said = repr(info.value) + str(info.value) + info.value.message
+    assert "pw-secret-123" not in said
+    assert "withheld" in info.value.message
+
+
+async def test_requests_sharing_one_failed_login_keep_their_own_pages() -> None:
+    from flolive.sandbox import Sandbox
+
+    async with (
+        Sandbox(users={"u": "right"}) as url,
+        Client(base_url=url, username="u", password="wrong", speculate=0) as c,
+    ):
+        results = await asyncio.gather(
+            c.campaign_participants(1, 1, start_page=3, max_pages=1).collect(),
+            c.campaign_participants(1, 1, start_page=5, max_pages=1).collect(),
+            return_exceptions=True,
+        )
+        assert c.stats.logins == 0
+        assert c.stats.requests == 1  # one login for both, refused once
+    assert [type(r) for r in results] == [AuthenticationError, AuthenticationError]
+    assert [r.page for r in results] == [3, 5]  # type: ignore[union-attr]
+    assert [r.resume.page for r in results] == [3, 5]  # type: ignore[union-attr]

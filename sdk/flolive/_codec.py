@@ -2,69 +2,66 @@
 
 One :class:`msgspec.json.Decoder` per envelope type is built once and reused;
 bodies are decoded straight from bytes.
+
+Typed errors are built *outside* the ``except`` blocks that caught the decoder's
+error, so they carry no ``__context__``: a ``UnicodeDecodeError`` holds the
+whole body in its ``object`` attribute, and a login body holds a token.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .errors import DecodeError, FloliveError, error_for_code, error_for_status
-from .models import Envelope, ErrorEnvelope, Page, Pageable
+from .errors import DecodeError, FloliveError, RequestContext, error_for_code, error_for_status
+from .models import CursorEnvelope, Envelope, ErrorEnvelope, Page, Pageable
 
 T = TypeVar("T")
 
-_BODY_EXCERPT = 200
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """What an error needs to say where it happened. ``sensitive`` bodies
-    (auth responses) are never copied into an error."""
-
-    method: str
-    path: str
-    page: int | None = None
-    sensitive: bool = False
-
-    def excerpt(self, body: bytes) -> bytes | None:
-        return None if self.sensitive else body[:_BODY_EXCERPT]
+# What a decoder raises on a body it cannot read: its own error, RecursionError
+# on deep nesting, UnicodeDecodeError on invalid UTF-8 inside a string.
+_DECODE_FAILURES = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 
-def _envelope_error(body: bytes, http_status: int, info: RequestInfo) -> FloliveError | None:
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 in a string at byte {exc.start}"
+    return str(exc)
+
+
+_WITHHELD = "(message withheld: a login's answer may echo the credentials)"
+
+
+def _api_error(code: str, message: str, http_status: int, ctx: RequestContext) -> FloliveError:
+    """The :class:`~flolive.APIError` for an envelope; a login's own message
+    is not kept, since a server may echo the password in it."""
+    return error_for_code(code, _WITHHELD if ctx.sensitive else message, http_status, context=ctx)
+
+
+def _envelope_error(body: bytes, http_status: int, ctx: RequestContext) -> FloliveError | None:
     """The :class:`APIError` an error envelope asks for, or ``None`` if the
     body is not an envelope with an ``errorCode``."""
     try:
         err = _error_decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except _DECODE_FAILURES:
         return None
     if not err.error_code:
         return None
-    return error_for_code(
-        err.error_code,
-        err.error_message,
-        http_status,
-        method=info.method,
-        path=info.path,
-        page=info.page,
-    )
+    return _api_error(err.error_code, err.error_message, http_status, ctx)
 
 
 def error_from_response(
-    http_status: int, body: bytes, retry_after: float | None, info: RequestInfo
+    http_status: int, body: bytes, retry_after: float | None, ctx: RequestContext
 ) -> FloliveError:
     """The typed error for a non-2xx response: the envelope's code if there is
     one, else the HTTP status."""
-    return _envelope_error(body, http_status, info) or error_for_status(
-        http_status,
-        body=info.excerpt(body),
-        retry_after=retry_after,
-        method=info.method,
-        path=info.path,
-        page=info.page,
+    return _envelope_error(body, http_status, ctx) or error_for_status(
+        http_status, body=ctx.excerpt(body), retry_after=retry_after, context=ctx
     )
 
 
@@ -82,63 +79,42 @@ class EnvelopeCodec(Generic[T]):
             Envelope[item_type]  # type: ignore[valid-type]
         )
 
-    def _decode(self, body: bytes, http_status: int, info: RequestInfo) -> Envelope[T]:
+    def _decode(self, body: bytes, http_status: int, ctx: RequestContext) -> Envelope[T]:
+        reason = None
         try:
             env = self._decoder.decode(body)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except _DECODE_FAILURES as exc:
+            reason = _reason(exc)
+        if reason is not None:
             # An error envelope whose other fields do not fit the item type is
             # still an error envelope: the code decides.
-            api_error = _envelope_error(body, http_status, info)
-            if api_error is not None:
-                raise api_error from None
-            reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise DecodeError(
-                reason,
-                http_status=http_status,
-                body=info.excerpt(body),
-                method=info.method,
-                path=info.path,
-                page=info.page,
-            ) from None
-        if env.error_code:
-            raise error_for_code(
-                env.error_code,
-                env.error_message,
-                http_status,
-                method=info.method,
-                path=info.path,
-                page=info.page,
+            raise _envelope_error(body, http_status, ctx) or self._invalid(
+                reason, body, http_status, ctx
             )
+        if env.error_code:
+            raise _api_error(env.error_code, env.error_message, http_status, ctx)
         return env
 
-    def _invalid(
-        self, reason: str, body: bytes, http_status: int, info: RequestInfo
-    ) -> DecodeError:
-        return DecodeError(
-            reason,
-            http_status=http_status,
-            body=info.excerpt(body),
-            method=info.method,
-            path=info.path,
-            page=info.page,
-        )
+    @staticmethod
+    def _invalid(reason: str, body: bytes, http_status: int, ctx: RequestContext) -> DecodeError:
+        return DecodeError(reason, http_status=http_status, body=ctx.excerpt(body), context=ctx)
 
-    def items(self, body: bytes, http_status: int, info: RequestInfo) -> list[T]:
+    def items(self, body: bytes, http_status: int, ctx: RequestContext) -> list[T]:
         """The ``content`` list of a success envelope; raises the typed error otherwise."""
-        content = self._decode(body, http_status, info).content
+        content = self._decode(body, http_status, ctx).content
         if not isinstance(content, list):
-            raise self._invalid("`content` is not a list - at `$.content`", body, http_status, info)
+            raise self._invalid("`content` is not a list - at `$.content`", body, http_status, ctx)
         return content
 
-    def page(self, body: bytes, http_status: int, info: RequestInfo) -> Page[T]:
+    def page(self, body: bytes, http_status: int, ctx: RequestContext) -> Page[T]:
         """A :class:`~flolive.models.Page` from a success envelope with paging."""
-        env = self._decode(body, http_status, info)
+        env = self._decode(body, http_status, ctx)
         content, pageable = env.content, env.pageable
         if not isinstance(content, list):
-            raise self._invalid("`content` is not a list - at `$.content`", body, http_status, info)
+            raise self._invalid("`content` is not a list - at `$.content`", body, http_status, ctx)
         if not isinstance(pageable, Pageable):
             raise self._invalid(
-                "`pageable` is not an object - at `$.pageable`", body, http_status, info
+                "`pageable` is not an object - at `$.pageable`", body, http_status, ctx
             )
         return Page(
             items=content,
@@ -157,4 +133,49 @@ def codec_for(item_type: type[T]) -> EnvelopeCodec[T]:
     codec = _codecs.get(item_type)
     if codec is None:
         codec = _codecs[item_type] = EnvelopeCodec(item_type)
+    return codec
+
+
+class CursorCodec(Generic[T]):
+    """Decodes the answers of a point-in-time cursor (``CursorEnvelope[item_type]``).
+
+    Get one with :func:`cursor_codec_for`, which caches one per item type.
+    """
+
+    __slots__ = ("_decoder", "item_type")
+
+    def __init__(self, item_type: type[T]) -> None:
+        self.item_type = item_type
+        self._decoder: msgspec.json.Decoder[CursorEnvelope[T]] = msgspec.json.Decoder(
+            CursorEnvelope[item_type]  # type: ignore[valid-type]
+        )
+
+    def chunk(self, body: bytes, http_status: int, ctx: RequestContext) -> CursorEnvelope[T]:
+        """A success answer whose ``content`` is a list; raises the typed error otherwise."""
+        reason = None
+        try:
+            env = self._decoder.decode(body)
+        except _DECODE_FAILURES as exc:
+            reason = _reason(exc)
+        if reason is not None:
+            raise _envelope_error(body, http_status, ctx) or EnvelopeCodec._invalid(
+                reason, body, http_status, ctx
+            )
+        if env.error_code:
+            raise _api_error(env.error_code, env.error_message, http_status, ctx)
+        if not isinstance(env.content, list):
+            raise EnvelopeCodec._invalid(
+                "`content` is not a list - at `$.content`", body, http_status, ctx
+            )
+        return env
+
+
+_cursor_codecs: dict[Any, CursorCodec[Any]] = {}
+
+
+def cursor_codec_for(item_type: type[T]) -> CursorCodec[T]:
+    """The shared codec for ``CursorEnvelope[item_type]``."""
+    codec = _cursor_codecs.get(item_type)
+    if codec is None:
+        codec = _cursor_codecs[item_type] = CursorCodec(item_type)
     return codec

@@ -8,8 +8,19 @@ Order of a request attempt, and why:
    requests that are themselves waiting for that login;
 3. take a slot of the client-wide limiter, *then* start the timeout, so time
    queued behind other requests never counts against a request;
-4. read the whole body as bytes, give the slot back, then decode;
-5. on a retryable failure, sleep *without* the slot and go again.
+4. read the body as bytes, at most ``max_response_size`` of them (after
+   decompression), give the slot back, then decode;
+5. on failure, ask the :class:`~flolive.RetryPolicy` what to do, and sleep
+   *without* the slot if it says to go again.
+
+A listing's deadline covers all of it: waiting at the pause, for a slot, for a
+login, in backoff, and the request itself.
+
+Credentials never leave the configured origin: redirects are never followed by
+aiohttp; this module follows a GET's redirect only to the same scheme, host and
+port, and refuses any redirect of the login. Typed errors are raised outside
+the ``except`` blocks that caught aiohttp's, so they have no ``__context__``:
+aiohttp's errors hold the request headers, and with them the token.
 """
 
 from __future__ import annotations
@@ -24,21 +35,22 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from ._auth import Auth
-from ._codec import RequestInfo, error_from_response
+from ._auth import Auth, check_token
+from ._codec import error_from_response
 from ._limiter import Limiter
 from .errors import (
-    APIError,
     AuthenticationError,
     ClientNotOpenError,
     DeadlineExceeded,
     FloliveError,
-    HTTPStatusError,
     RateLimited,
+    RedirectRefused,
+    RequestContext,
     RequestTimeout,
+    ResponseTooLarge,
     TransportError,
 )
-from .retry import RetryPolicy
+from .retry import RetryPolicy, is_pushback
 
 logger = logging.getLogger("flolive")
 
@@ -46,7 +58,13 @@ R = TypeVar("R")
 A = TypeVar("A")
 
 Sleep = Callable[[float], Awaitable[None]]
-Parse = Callable[[bytes, int, RequestInfo], R]
+Parse = Callable[[bytes, int, RequestContext], R]
+
+#: Bytes asked of the stream per read: also bounds what aiohttp decompresses
+#: in one step, so a compression bomb is caught a chunk past the limit.
+_READ_CHUNK = 256 * 1024
+_MAX_REDIRECTS = 10
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(slots=True)
@@ -54,10 +72,10 @@ class ClientStats:
     """Counters of one client, readable at any time as ``client.stats``.
 
     Attributes:
-        requests: HTTP requests sent (every attempt, logins included).
+        requests: HTTP requests sent (every attempt, logins and redirects included).
         retries: attempts that were retries of a failed attempt.
-        throttles: responses that said to slow down (429, and GLOBAL_1001).
-        bytes_received: response body bytes read.
+        throttles: answers that pushed back (429, 500, 503 and ``GLOBAL_1001``).
+        bytes_received: response body bytes read (after decompression).
         logins: logins performed (username/password auth).
         in_flight: requests being sent right now.
         max_in_flight: the most requests ever in flight at once.
@@ -73,51 +91,47 @@ class ClientStats:
 
 
 class _PauseGate:
-    """Closed while any request sleeps out a 429's ``Retry-After``; every
-    other request of the client waits at the gate instead of hammering on."""
+    """Closed while a 429's ``Retry-After`` pause runs; every request of the
+    client waits at the gate instead of hammering on.
+
+    A pause is a task of the client, not of the request that got the 429: a
+    request whose deadline ends does not end the pause for the others, and
+    closing the client ends every pause."""
 
     def __init__(self) -> None:
         self._open = asyncio.Event()
         self._open.set()
-        self._closers = 0
+        self._pauses: set[asyncio.Task[None]] = set()
 
     @property
     def is_open(self) -> bool:
-        return self._closers == 0
+        return not self._pauses
 
     async def wait(self) -> None:
-        while self._closers:
+        while self._pauses:
             await self._open.wait()
 
-    async def pause(self, sleep: Sleep, seconds: float) -> None:
-        self._closers += 1
+    def pause(self, sleep: Sleep, seconds: float) -> None:
         self._open.clear()
-        try:
-            await sleep(seconds)
-        finally:
-            self._closers -= 1
-            if not self._closers:
-                self._open.set()
+        task = asyncio.ensure_future(sleep(seconds))
+        self._pauses.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._pauses.discard(task)
+        if not self._pauses:
+            self._open.set()
+
+    async def aclose(self) -> None:
+        tasks = list(self._pauses)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _is_pushback(exc: FloliveError) -> bool:
-    """Answers that say "fewer requests at once": 429, GLOBAL_1001, 503, and
-    500 too (the vendor's servers answer 500 when called too fast)."""
-    if isinstance(exc, APIError):
-        return exc.code == "GLOBAL_1001"
-    return isinstance(exc, HTTPStatusError) and exc.http_status in (429, 500, 503)
-
-
-def _is_retryable(exc: FloliveError, policy: RetryPolicy) -> bool:
-    if isinstance(exc, DeadlineExceeded):
-        return False
-    if isinstance(exc, APIError):
-        return exc.code in policy.retry_codes
-    if isinstance(exc, HTTPStatusError):
-        return exc.http_status in policy.retry_statuses
-    if isinstance(exc, TransportError):
-        return policy.retry_transport_errors
-    return False
+def _origin(url: URL) -> tuple[str | None, str | None, int | None]:
+    return url.scheme, url.host, url.port
 
 
 class Transport:
@@ -132,6 +146,7 @@ class Transport:
         auth: Auth,
         retry: RetryPolicy,
         timeout: float | None,
+        max_response_size: int,
         headers: Mapping[str, str],
         sleep: Sleep,
         stats: ClientStats,
@@ -139,7 +154,9 @@ class Transport:
         proxy_auth: aiohttp.BasicAuth | None = None,
         adaptive: bool = False,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = URL(base_url.rstrip("/"))
+        self._base = str(self.base_url)
+        self._origin = _origin(self.base_url)
         self.session = session
         # Our own FIFO limiter rather than anyio's CapacityLimiter: asyncio-only
         # like aiohttp, no per-task borrower bookkeeping, no backend import on
@@ -148,6 +165,7 @@ class Transport:
         self.auth = auth
         self.retry = retry
         self.timeout = timeout
+        self.max_response_size = max_response_size
         self.headers = dict(headers)
         self.sleep = sleep
         self.stats = stats
@@ -158,6 +176,10 @@ class Transport:
         self._authed_headers: tuple[str | None, dict[str, str]] = (None, self.headers)
         self._gate = _PauseGate()
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self._gate.aclose()
 
     def _client_timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         t = self._timeouts.get(seconds)
@@ -177,102 +199,138 @@ class Transport:
         timeout: float | EllipsisType | None = ...,
         retry: RetryPolicy | None = None,
         deadline: float | None = None,
+        max_response_size: int | None = None,
         authenticate: bool = True,
         sensitive: bool = False,
+        idempotent: bool = False,
     ) -> R:
         """Send until success or a final typed error; ``parse`` turns a 2xx body
         into the result (and raises typed errors for error envelopes).
 
-        ``deadline`` is an event-loop time after which no attempt starts and
-        no wait runs on. Only GETs are retried.
+        ``path`` is already percent-encoded. ``deadline`` is an event-loop time
+        by which the whole request, waits and retries included, must be done.
+        Only GETs are retried, and other requests marked ``idempotent`` (a
+        cursor read, which sends the same ``pitId`` again).
         """
-        policy = retry or self.retry
-        per_try = self.timeout if isinstance(timeout, EllipsisType) else timeout
-        info = RequestInfo(method, path, page, sensitive)
-        url = self.base_url + path
-        retries_left = policy.max_retries if method == "GET" else 0
+        ctx = RequestContext(method, path, page, sensitive, idempotent)
+        attempts = self._attempts(
+            ctx,
+            parse,
+            params,
+            json,
+            self.timeout if isinstance(timeout, EllipsisType) else timeout,
+            retry or self.retry,
+            deadline,
+            max_response_size or self.max_response_size,
+            authenticate,
+        )
+        if deadline is None:
+            return await attempts
+        scope = asyncio.timeout_at(deadline)
+        try:
+            async with scope:
+                return await attempts
+        except TimeoutError:
+            if not scope.expired():
+                raise  # a RequestTimeout of ours, or a caller's token provider's
+        # Raised outside the except block, so it chains nothing.
+        raise DeadlineExceeded("listing deadline passed", context=ctx)
+
+    async def _attempts(
+        self,
+        ctx: RequestContext,
+        parse: Parse[R],
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        per_try: float | None,
+        policy: RetryPolicy,
+        deadline: float | None,
+        max_size: int,
+        authenticate: bool,
+    ) -> R:
+        url = URL(self._base + ctx.path, encoded=True)
         refreshed = False
-        retry_number = 0
+        attempt = 0
         loop = asyncio.get_running_loop()
         while True:
+            attempt += 1
             epoch = -1  # no slot taken yet this attempt
-            token = await self._on_page(page, self.auth.token()) if authenticate else None
+            token = await self._token(ctx) if authenticate else None
+            body = b""
             try:
                 status, body, retry_after, epoch = await self._send(
-                    method, url, params, json, token, per_try, deadline, loop, info, policy
+                    ctx, url, params, json, token, per_try, max_size, policy
                 )
                 if 200 <= status < 300:
-                    result = parse(body, status, info)
+                    result = parse(body, status, ctx)
                     self.limiter.succeeded()
                     return result
-                raise error_from_response(status, body, retry_after, info)
-            except AuthenticationError as exc:
-                # Never for the login itself: it runs under the auth lock.
-                if (
-                    authenticate
-                    and exc.http_status == 401
-                    and self.auth.refreshable
-                    and not refreshed
-                ):
-                    # One re-login per stale token, shared by all who saw it.
-                    refreshed = True
-                    logger.info("%s %s: HTTP 401, getting a new token", method, path)
-                    await self._on_page(page, self.auth.refresh(token))
-                    continue
-                raise
+                error = error_from_response(status, body, retry_after, ctx)
             except FloliveError as exc:
-                if isinstance(exc, RateLimited) or (
-                    isinstance(exc, APIError) and exc.code in policy.retry_codes
-                ):
-                    self.stats.throttles += 1
-                if _is_pushback(exc) and epoch >= 0:
+                error = exc
+            if token is not None and len(token) >= _MIN_REDACTED:
+                _redact(error, token, body, ctx)
+            if (
+                isinstance(error, AuthenticationError)
+                and error.http_status == 401
+                and authenticate  # never for the login itself: it runs under the auth lock
+                and self.auth.refreshable
+                and not refreshed
+            ):
+                # One re-login per stale token, shared by all who saw it.
+                refreshed = True
+                attempt -= 1
+                logger.info("%s %s: HTTP 401, getting a new token", ctx.method, ctx.path)
+                await self._on_page(ctx, self.auth.refresh(token))
+                continue
+            if is_pushback(error):
+                self.stats.throttles += 1
+                if epoch >= 0:
                     self.limiter.throttled(epoch)
-                if retries_left <= 0 or not _is_retryable(exc, policy):
-                    raise
-                retry_number += 1
-                retries_left -= 1
-                server_wait = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-                delay = server_wait if server_wait is not None else policy.backoff(retry_number)
-                if deadline is not None and loop.time() + delay >= deadline:
-                    raise
-                self.stats.retries += 1
-                logger.debug(
-                    "retry %d of %d in %.2f s: %s: %s",
-                    retry_number,
-                    policy.max_retries,
-                    delay,
-                    type(exc).__name__,
-                    exc,
-                )
-                if isinstance(exc, RateLimited) and server_wait is not None:
-                    await self._gate.pause(self.sleep, delay)
-                else:
-                    await self.sleep(delay)
+            delay = policy.decide(error, attempt)
+            if delay is None:
+                raise error
+            if deadline is not None and loop.time() + delay >= deadline:
+                raise DeadlineExceeded(
+                    f"listing deadline passes during the {delay:.3g} s wait before a retry "
+                    f"of: {error}",
+                    context=ctx,
+                ) from error
+            self.stats.retries += 1
+            if policy.on_retry is not None:
+                policy.on_retry(error, attempt, delay)
+            logger.debug(
+                "retry %d of %d in %.2f s: %s: %s",
+                attempt,
+                policy.max_retries,
+                delay,
+                type(error).__name__,
+                error,
+            )
+            if isinstance(error, RateLimited) and error.retry_after is not None:
+                # The whole client waits, this request at the gate with the rest.
+                self._gate.pause(self.sleep, delay)
+            else:
+                await self.sleep(delay)
+
+    async def _token(self, ctx: RequestContext) -> str | None:
+        token = await self._on_page(ctx, self.auth.token())
+        if token is not None:
+            check_token(token, ctx)
+        return token
 
     @staticmethod
-    async def _on_page(page: int | None, action: Awaitable[A]) -> A:
+    async def _on_page(ctx: RequestContext, action: Awaitable[A]) -> A:
         """Run an auth step (login, re-login, provider), reporting its failure
         on the page that needed it."""
         try:
             return await action
         except FloliveError as exc:
             if exc.page is None:
-                exc.page = page
+                exc.page = ctx.page
             raise
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str | int] | None,
-        json: Any,
-        token: str | None,
-        per_try: float | None,
-        deadline: float | None,
-        loop: asyncio.AbstractEventLoop,
-        info: RequestInfo,
-        policy: RetryPolicy,
-    ) -> tuple[int, bytes, float | None, int]:
+    def _headers_for(self, token: str | None) -> dict[str, str]:
         cached_token, headers = self._authed_headers
         if token != cached_token:
             headers = (
@@ -281,6 +339,20 @@ class Transport:
                 else {**self.headers, "Authorization": f"Bearer {token}"}
             )
             self._authed_headers = (token, headers)
+        return headers
+
+    async def _send(
+        self,
+        ctx: RequestContext,
+        url: URL,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        token: str | None,
+        per_try: float | None,
+        max_size: int,
+        policy: RetryPolicy,
+    ) -> tuple[int, bytes, float | None, int]:
+        headers = self._headers_for(token)
         limiter = self.limiter
         while True:
             await self._gate.wait()
@@ -289,73 +361,163 @@ class Transport:
                 break
             # A pause began while this request queued for its slot.
             limiter.release()
-        stats = self.stats
         try:
             if self.closed:
                 raise ClientNotOpenError(
-                    "the client is closed; use it inside `async with Client(...)`",
-                    method=info.method,
-                    path=info.path,
-                    page=info.page,
+                    "the client is closed; use it inside `async with Client(...)`", context=ctx
                 )
-            limit = per_try
-            hit_deadline = False
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise DeadlineExceeded(
-                        "listing deadline passed",
-                        method=info.method,
-                        path=info.path,
-                        page=info.page,
-                    )
-                if limit is None or remaining < limit:
-                    limit, hit_deadline = remaining, True
-            stats.requests += 1
-            stats.in_flight += 1
-            if stats.in_flight > stats.max_in_flight:
-                stats.max_in_flight = stats.in_flight
-            try:
-                async with self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers=headers,
-                    timeout=self._client_timeout(limit),
-                    proxy=self.proxy,
-                    proxy_auth=self.proxy_auth,
-                ) as resp:
-                    body = await resp.read()
-                    status = resp.status
-                    retry_after = policy.retry_after(resp.headers) if status in (429, 503) else None
-            except TimeoutError as exc:
-                cls = DeadlineExceeded if hit_deadline else RequestTimeout
-                raise cls(
-                    f"no complete response within {limit:.3g} s",
-                    method=info.method,
-                    path=info.path,
-                    page=info.page,
-                ) from exc
-            except aiohttp.ClientResponseError as exc:
-                # Its request_info holds the request headers, token included:
-                # do not chain it.
-                raise TransportError(
-                    f"{type(exc).__name__}: {exc.status} {exc.message}",
-                    method=info.method,
-                    path=info.path,
-                    page=info.page,
-                ) from None
-            except aiohttp.ClientError as exc:
-                raise TransportError(
-                    f"{type(exc).__name__}: {exc}",
-                    method=info.method,
-                    path=info.path,
-                    page=info.page,
-                ) from exc
-            finally:
-                stats.in_flight -= 1
-            stats.bytes_received += len(body)
-            return status, body, retry_after, epoch
+            for _ in range(_MAX_REDIRECTS + 1):
+                status, body, retry_after, location = await self._exchange(
+                    ctx, url, params, json, headers, per_try, max_size, policy
+                )
+                if location is None:
+                    return status, body, retry_after, epoch
+                # The Location carries the query it wants: params are not re-added.
+                url, params = self._follow(ctx, status, url, location), None
+            raise RedirectRefused(
+                status, url.host, reason=f"more than {_MAX_REDIRECTS} redirects", context=ctx
+            )
         finally:
             limiter.release()
+
+    def _follow(self, ctx: RequestContext, status: int, url: URL, location: str) -> URL:
+        """Where a redirect leads, if the client may follow it; else the typed error."""
+        try:
+            target = url.join(URL(location))
+            host = target.host
+        except ValueError:
+            target, host = None, None
+        if target is None:
+            raise RedirectRefused(status, None, reason="its Location is not a URL", context=ctx)
+        if ctx.method != "GET":
+            # The login's body holds the password; no other POST is redirected either.
+            reason = (
+                "the login is never redirected" if ctx.sensitive else "only GETs are redirected"
+            )
+            raise RedirectRefused(status, host, reason=reason, context=ctx)
+        if _origin(target) != self._origin:
+            raise RedirectRefused(
+                status, host, reason="it leaves the configured origin", context=ctx
+            )
+        return target
+
+    async def _exchange(
+        self,
+        ctx: RequestContext,
+        url: URL,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        headers: Mapping[str, str],
+        per_try: float | None,
+        max_size: int,
+        policy: RetryPolicy,
+    ) -> tuple[int, bytes, float | None, str | None]:
+        """One HTTP exchange: (status, body, Retry-After, Location of a redirect)."""
+        stats = self.stats
+        stats.requests += 1
+        stats.in_flight += 1
+        if stats.in_flight > stats.max_in_flight:
+            stats.max_in_flight = stats.in_flight
+        failure: str | None = None
+        timed_out = False
+        try:
+            async with self.session.request(
+                ctx.method,
+                url,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=self._client_timeout(per_try),
+                proxy=self.proxy,
+                proxy_auth=self.proxy_auth,
+                allow_redirects=False,
+            ) as resp:
+                status = resp.status
+                if status in _REDIRECT_STATUSES and "Location" in resp.headers:
+                    return status, b"", None, resp.headers["Location"]
+                body = await _read_limited(resp, max_size, ctx)
+                retry_after = policy.retry_after(resp.headers) if status in (429, 503) else None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            timed_out = True
+        except (aiohttp.ClientError, OSError, ValueError, LookupError) as exc:
+            # Only the class and message: the exception itself (request_info,
+            # headers) must not travel with our error. OSError, ValueError and
+            # LookupError come from below aiohttp's own wrapping: odd sockets,
+            # invalid header values, unknown encodings.
+            failure = _describe(exc, ctx)
+        except RuntimeError as exc:
+            if not self.session.closed:
+                raise
+            failure = f"the session is closed ({exc})"
+        finally:
+            stats.in_flight -= 1
+        if timed_out:
+            within = f" within {per_try:.3g} s" if per_try else ""
+            raise RequestTimeout(f"no complete response{within}", context=ctx)
+        if failure is not None:
+            raise TransportError(failure, context=ctx)
+        stats.bytes_received += len(body)
+        return status, body, retry_after, None
+
+
+_REDACTED = "[redacted]"
+#: Shorter "tokens" (test stand-ins like "t") would match ordinary words; a
+#: real bearer token is far longer.
+_MIN_REDACTED = 8
+
+
+def _describe(exc: BaseException, ctx: RequestContext) -> str:
+    """What a low-level failure says, for our error. A parser's message may
+    quote the bytes it choked on, and a login's answer holds a token: for a
+    sensitive request only the class is told."""
+    name = type(exc).__name__
+    if ctx.sensitive:
+        return f"{name} (details withheld: the answer may hold credentials)"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{name}: {exc.status} {exc.message}"
+    return f"{name}: {exc}"
+
+
+def _redacted(body: bytes, token: str | None) -> bytes:
+    """``body`` without the token, which a server's debug page may echo."""
+    if token is None or not body:
+        return body
+    return body.replace(token.encode(), _REDACTED.encode())
+
+
+def _redact(error: FloliveError, token: str, body: bytes, ctx: RequestContext) -> None:
+    """Take the token out of everything ``error`` says, in place: a body
+    excerpt (cut from the whole body once the token is out of it, so no half
+    token survives the cut), the API's own message, aiohttp's words."""
+    if getattr(error, "body", None) is not None:
+        error.body = ctx.excerpt(_redacted(body, token))  # type: ignore[attr-defined]
+    raw = token.encode()
+    for name, value in vars(error).items():
+        if isinstance(value, str) and token in value:
+            setattr(error, name, value.replace(token, _REDACTED))
+        elif isinstance(value, bytes) and raw in value:
+            setattr(error, name, value.replace(raw, _REDACTED.encode()))
+    error.args = tuple(a.replace(token, _REDACTED) if isinstance(a, str) else a for a in error.args)
+
+
+async def _read_limited(resp: aiohttp.ClientResponse, limit: int, ctx: RequestContext) -> bytes:
+    """The body, or :class:`ResponseTooLarge` as soon as it is known to pass
+    ``limit``: from ``Content-Length`` before reading, else on the bytes read
+    (decompressed, so a gzip bomb stops a chunk past the limit)."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise ResponseTooLarge(limit, resp.status, context=ctx)
+    content = resp.content
+    first = await content.read(_READ_CHUNK)
+    if len(first) > limit:
+        raise ResponseTooLarge(limit, resp.status, context=ctx)
+    if content.at_eof():
+        return first  # the common case: a page in one read, no joining
+    chunks = [first]
+    size = len(first)
+    while chunk := await content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(limit, resp.status, context=ctx)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -28,22 +28,36 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pagination import ResumeToken
+
 __all__ = [
     "APIError",
     "AuthenticationError",
     "CampaignNotFound",
     "ClientNotOpenError",
+    "CursorExpired",
+    "CursorIncomplete",
     "CustomerNotFound",
     "DecodeError",
     "DeadlineExceeded",
     "FloliveError",
     "HTTPStatusError",
+    "InvalidCredentials",
     "LabelsUnavailable",
     "ListChanged",
     "ListChangedWarning",
+    "ListIncomplete",
+    "ListIncompleteWarning",
     "PageMismatch",
     "RateLimited",
+    "RedirectRefused",
+    "RequestContext",
     "RequestTimeout",
+    "ResponseTooLarge",
     "ServerError",
     "ServiceUnavailable",
     "SubscriberNotFound",
@@ -53,28 +67,76 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Where an error happened: one object handed to every error, instead of
+    the same keywords repeated in every constructor and every ``raise``.
+
+    Attributes:
+        method: HTTP method, e.g. ``"GET"``.
+        path: URL path (no query string, no host, never a credential).
+        page: API page number while listing, else ``None``.
+        sensitive: the request carried credentials in its body (a login): its
+            response body is never copied into an error.
+        idempotent: sending the request again is safe although it is not a
+            GET (a cursor read with the same ``pitId``), so the retry policy
+            may retry it.
+    """
+
+    method: str
+    path: str
+    page: int | None = None
+    sensitive: bool = False
+    idempotent: bool = False
+
+    def excerpt(self, body: bytes) -> bytes | None:
+        """The first 200 bytes of ``body`` to keep on an error (``None`` if sensitive)."""
+        return None if self.sensitive else body[:_BODY_EXCERPT]
+
+    def on_page(self, page: int | None) -> RequestContext:
+        """This context for another page."""
+        return self if page == self.page else replace(self, page=page)
+
+
+_BODY_EXCERPT = 200
+
+
 class FloliveError(Exception):
     """Root of every error the SDK raises.
 
     Attributes:
+        context: the :class:`RequestContext` of the failed request, or ``None``.
         method: HTTP method of the failed request, or ``None``.
         path: URL path of the failed request (no query string, no host), or ``None``.
         page: API page number the error happened on while listing, else ``None``.
+        resume: on an error raised while listing, the
+            :class:`~flolive.ResumeToken` to go on from (``resume=err.resume``),
+            else ``None``.
     """
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
-    ) -> None:
+    resume: ResumeToken | None = None
+
+    def __init__(self, detail: str, *, context: RequestContext | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.method = method
-        self.path = path
-        self.page = page
+        self.context = context
+
+    @property
+    def method(self) -> str | None:
+        return self.context.method if self.context else None
+
+    @property
+    def path(self) -> str | None:
+        return self.context.path if self.context else None
+
+    @property
+    def page(self) -> int | None:
+        return self.context.page if self.context else None
+
+    @page.setter
+    def page(self, page: int | None) -> None:
+        if self.context is not None:
+            self.context = self.context.on_page(page)
 
     def __str__(self) -> str:
         where = []
@@ -83,6 +145,9 @@ class FloliveError(Exception):
         if self.page is not None:
             where.append(f"page {self.page}")
         return f"{self.detail} ({', '.join(where)})" if where else self.detail
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only constructors do not survive pickling by default; rebuild
@@ -101,6 +166,12 @@ class ClientNotOpenError(FloliveError, RuntimeError):
     """The client was used outside ``async with Client(...)`` (or after it closed)."""
 
 
+class InvalidCredentials(FloliveError, ValueError):
+    """A token or login that cannot be sent: empty, or holding a control
+    character (CR, LF, NUL, ...) that would break or split the header. Raised
+    before any request goes out; the message never shows the credential."""
+
+
 class APIError(FloliveError):
     """The API answered with an error envelope (``errorCode`` set).
 
@@ -114,15 +185,9 @@ class APIError(FloliveError):
     error_code: str | None = None
 
     def __init__(
-        self,
-        code: str,
-        message: str,
-        http_status: int,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        self, code: str, message: str, http_status: int, *, context: RequestContext | None = None
     ) -> None:
-        super().__init__(f"{code}: {message}", method=method, path=path, page=page)
+        super().__init__(f"{code}: {message}", context=context)
         self.code = code
         self.message = message
         self.http_status = http_status
@@ -172,17 +237,11 @@ _BY_CODE: dict[str, type[APIError]] = {
 
 
 def error_for_code(
-    code: str,
-    message: str,
-    http_status: int,
-    *,
-    method: str | None = None,
-    path: str | None = None,
-    page: int | None = None,
+    code: str, message: str, http_status: int, *, context: RequestContext | None = None
 ) -> APIError:
     """Build the :class:`APIError` subclass for an ``errorCode`` (``APIError`` if unknown)."""
     cls = _BY_CODE.get(code, APIError)
-    return cls(code, message, http_status, method=method, path=path, page=page)
+    return cls(code, message, http_status, context=context)
 
 
 class HTTPStatusError(FloliveError):
@@ -202,11 +261,10 @@ class HTTPStatusError(FloliveError):
         *,
         body: bytes | None = None,
         retry_after: float | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        context: RequestContext | None = None,
+        detail: str | None = None,
     ) -> None:
-        super().__init__(f"HTTP {http_status}", method=method, path=path, page=page)
+        super().__init__(detail or f"HTTP {http_status}", context=context)
         self.http_status = http_status
         self.body = body
         self.retry_after = retry_after
@@ -224,18 +282,43 @@ class ServerError(HTTPStatusError):
     """HTTP 5xx without an error envelope (after retries, for 500/502/503/504)."""
 
 
+class RedirectRefused(HTTPStatusError):
+    """A redirect the client will not follow, so credentials never leave the
+    configured origin: any redirect of the login, and a redirect of a GET to
+    another scheme, host or port. Never retried.
+
+    Attributes:
+        location_host: the host the ``Location`` header pointed to (``None``
+            when it named none); never the full URL, which may carry secrets.
+    """
+
+    def __init__(
+        self,
+        http_status: int,
+        location_host: str | None,
+        *,
+        reason: str,
+        context: RequestContext | None = None,
+    ) -> None:
+        where = location_host or "an unnamed location"
+        super().__init__(
+            http_status,
+            context=context,
+            detail=f"HTTP {http_status} redirect to {where} refused: {reason}",
+        )
+        self.location_host = location_host
+
+
 def error_for_status(
     http_status: int,
     *,
     body: bytes | None,
     retry_after: float | None = None,
-    method: str | None = None,
-    path: str | None = None,
-    page: int | None = None,
+    context: RequestContext | None = None,
 ) -> HTTPStatusError:
     """Build the :class:`HTTPStatusError` subclass for a non-2xx status without an envelope."""
     if http_status in (401, 403):
-        return AuthenticationError(http_status, method=method, path=path, page=page)
+        return AuthenticationError(http_status, context=context)
     cls: type[HTTPStatusError]
     if http_status == 429:
         cls = RateLimited
@@ -243,7 +326,7 @@ def error_for_status(
         cls = ServerError
     else:
         cls = HTTPStatusError
-    return cls(http_status, body=body, retry_after=retry_after, method=method, path=path, page=page)
+    return cls(http_status, body=body, retry_after=retry_after, context=context)
 
 
 class TransportError(FloliveError):
@@ -256,7 +339,30 @@ class RequestTimeout(TransportError, TimeoutError):
 
 
 class DeadlineExceeded(RequestTimeout):
-    """A listing ran past its ``listing_timeout`` deadline. Not retried."""
+    """A listing ran past its ``listing_timeout`` deadline (while a request was
+    sent, or while it waited for a slot, a pause or a backoff). Not retried."""
+
+
+class ResponseTooLarge(FloliveError):
+    """A response body larger than the client's ``max_response_size``.
+
+    Checked against ``Content-Length`` before reading, then on the bytes as
+    they arrive, after decompression (so a small gzip bomb is caught too).
+    Never retried: the same request would bring the same body.
+
+    Attributes:
+        limit: the limit in bytes.
+        http_status: the HTTP status of the response.
+    """
+
+    def __init__(
+        self, limit: int, http_status: int, *, context: RequestContext | None = None
+    ) -> None:
+        super().__init__(
+            f"response body larger than max_response_size={limit:,} bytes", context=context
+        )
+        self.limit = limit
+        self.http_status = http_status
 
 
 class DecodeError(FloliveError):
@@ -274,11 +380,9 @@ class DecodeError(FloliveError):
         *,
         http_status: int | None = None,
         body: bytes | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        context: RequestContext | None = None,
     ) -> None:
-        super().__init__(f"invalid response: {reason}", method=method, path=path, page=page)
+        super().__init__(f"invalid response: {reason}", context=context)
         self.reason = reason
         self.http_status = http_status
         self.body = body
@@ -297,8 +401,7 @@ class PageMismatch(FloliveError):
         echoed: int,
         page_base: int,
         *,
-        method: str | None = None,
-        path: str | None = None,
+        context: RequestContext | None = None,
     ) -> None:
         likely = page_base + echoed - requested
         if likely in (0, 1) and likely != page_base:
@@ -307,9 +410,7 @@ class PageMismatch(FloliveError):
             hint = f"check page_base (now {page_base}) and that the server honours `page`"
         super().__init__(
             f"asked for page {requested} but the server answered page {echoed}; {hint}",
-            method=method,
-            path=path,
-            page=requested,
+            context=context.on_page(requested) if context else None,
         )
         self.requested = requested
         self.echoed = echoed
@@ -329,20 +430,133 @@ class ListChanged(FloliveError):
         before: int,
         after: int,
         *,
-        method: str | None = None,
-        path: str | None = None,
-        page: int | None = None,
+        context: RequestContext | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(
-            f"list changed while read: totalElements {before} -> {after}; offset paging "
-            "may skip or repeat items at page boundaries",
-            method=method,
-            path=path,
-            page=page,
+            detail
+            or (
+                f"list changed while read: totalElements {before} -> {after}; offset paging "
+                "may skip or repeat items at page boundaries"
+            ),
+            context=context,
         )
         self.before = before
         self.after = after
 
 
+class ListIncomplete(ListChanged):
+    """A full pass ended with fewer items than the server's ``totalElements``;
+    raised only with ``on_list_change="raise"`` (a :class:`ListChangedWarning`
+    otherwise).
+
+    Attributes:
+        before: ``totalElements`` as the server last reported it (expected).
+        after: items the pass actually read.
+        page_base: the pass's page base: a one-based client on a zero-based
+            server skips the first page, which looks exactly like this.
+    """
+
+    def __init__(
+        self, expected: int, received: int, page_base: int, *, context: RequestContext | None = None
+    ) -> None:
+        super().__init__(
+            expected,
+            received,
+            context=context,
+            detail=incomplete_message(expected, received, page_base),
+        )
+        self.page_base = page_base
+
+
+def incomplete_message(expected: int, received: int, page_base: int) -> str:
+    """The words of :class:`ListIncomplete` (and of its warning)."""
+    other = 1 - page_base if page_base in (0, 1) else 0
+    return (
+        f"the list ended after {received:,} items but the server reported "
+        f"totalElements {expected:,}; items may be missing. A likely cause is the "
+        f"page base: page_base={page_base} is in use; if the server numbers pages "
+        f"from {other}, set page_base={other}"
+    )
+
+
+class CursorExpired(FloliveError):
+    """A point-in-time cursor read (:meth:`flolive.Client.all_subscribers`) lost
+    its session: it outlived its keep-alive, or the server dropped it. The read
+    cannot go on from where it was and must start over with a new call. Never
+    retried.
+
+    Raised when a call that continues a session (one sending a ``pitId``)
+    fails with an error that is not transient: an error envelope whose code
+    has no other known meaning, or HTTP 400, 404 or 410 without one. The
+    server's own error is the ``__cause__``.
+
+    Attributes:
+        records_read: records handed over by the read before the session was lost.
+        total: ``totalRecordAmount`` as last reported, or ``None``.
+        chunk: number of the chunk that could not be read.
+        keep_alive: the keep-alive in minutes the read asked for.
+    """
+
+    def __init__(
+        self,
+        records_read: int,
+        total: int | None,
+        chunk: int,
+        keep_alive: int,
+        *,
+        reason: str = "",
+        context: RequestContext | None = None,
+    ) -> None:
+        of = f" of {total:,}" if total is not None else ""
+        said = f"; the server said: {reason}" if reason else ""
+        super().__init__(
+            f"the point-in-time session expired or was lost after {records_read:,}{of} "
+            f"records (keep_alive {keep_alive} min): the read cannot go on and must start "
+            f"over with a new call (a longer keep_alive, or reading chunks faster, "
+            f"avoids this){said}",
+            context=context,
+        )
+        self.records_read = records_read
+        self.total = total
+        self.chunk = chunk
+        self.keep_alive = keep_alive
+
+
+class CursorIncomplete(ListChanged):
+    """A point-in-time cursor read ended (on an empty chunk) with fewer records
+    than the server's ``totalRecordAmount``; raised only with
+    ``on_list_change="raise"`` (a :class:`ListIncompleteWarning` otherwise).
+
+    Attributes:
+        before: ``totalRecordAmount`` as the server last reported it (expected).
+        after: records the read actually handed over.
+    """
+
+    def __init__(
+        self, expected: int, received: int, *, context: RequestContext | None = None
+    ) -> None:
+        super().__init__(
+            expected,
+            received,
+            context=context,
+            detail=cursor_incomplete_message(expected, received),
+        )
+
+
+def cursor_incomplete_message(expected: int, received: int) -> str:
+    """The words of :class:`CursorIncomplete` (and of its warning)."""
+    return (
+        f"the cursor ended after {received:,} records but the server reported "
+        f"totalRecordAmount {expected:,}; records may be missing (a chunk retried after "
+        "its answer was lost, on a server that had already moved past it, is one cause)"
+    )
+
+
 class ListChangedWarning(UserWarning):
     """Warned (by default) when a list changes while it is read; see :class:`ListChanged`."""
+
+
+class ListIncompleteWarning(ListChangedWarning):
+    """Warned (by default) when a full pass ends with fewer items than
+    ``totalElements``; see :class:`ListIncomplete`."""

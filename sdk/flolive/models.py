@@ -7,10 +7,13 @@ server fields never break a decode.
 Date-times such as ``"2022-02-11 14:21:53"`` decode to **naive**
 :class:`datetime.datetime` values: the API does not say which zone they are in.
 
+Date-times with milliseconds (``"2022-02-11 14:21:53.120"``), which some
+endpoints send, decode the same way.
+
 Status fields are plain ``str``: the documented values are available as
-:class:`ParticipantStatus` and :class:`CampaignStatus` (``StrEnum``, so
-``p.status == ParticipantStatus.COMPLETED`` works), and a status the vendor adds
-later decodes as its string instead of failing the page.
+:class:`ParticipantStatus`, :class:`CampaignStatus` and :class:`SubscriberStatus`
+(``StrEnum``, so ``p.status == ParticipantStatus.COMPLETED`` works), and a
+status the vendor adds later decodes as its string instead of failing the page.
 """
 
 from __future__ import annotations
@@ -18,24 +21,34 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import uuid
-from typing import Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
 __all__ = [
     "Campaign",
     "CampaignStatus",
+    "Chunk",
+    "CursorEnvelope",
     "Envelope",
     "ErrorEnvelope",
     "Label",
     "Page",
     "Pageable",
+    "ImsiMsisdnPair",
     "Participant",
     "ParticipantStatus",
+    "Profile",
+    "Subscriber",
+    "SubscriberDetails",
     "SubscriberIdType",
+    "SubscriberIdentifiers",
+    "SubscriberStatus",
 ]
 
 T = TypeVar("T")
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class ParticipantStatus(enum.StrEnum):
@@ -148,10 +161,11 @@ class Pageable(msgspec.Struct, frozen=True, gc=False, rename="camel"):
         total_elements: items in the list (advice: lists change while read).
     """
 
-    page: int
-    size: int
-    total_pages: int
-    total_elements: int
+    # Negative counts are nonsense a decoder should refuse, not a pager obey.
+    page: NonNegative
+    size: NonNegative
+    total_pages: NonNegative
+    total_elements: NonNegative
 
 
 class Envelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
@@ -192,3 +206,203 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
     size: int
     total_pages: int
     total_elements: int
+
+
+# -- subscribers --------------------------------------------------------------
+
+
+class SubscriberStatus(enum.StrEnum):
+    """Documented values of :attr:`Subscriber.status` and
+    :attr:`SubscriberDetails.subs_status` (the fields themselves are ``str``)."""
+
+    ACTIVE = "ACTIVE"
+    SUSPEND = "SUSPEND"
+    INACTIVE = "INACTIVE"
+    TERMINATED = "TERMINATED"
+
+
+# The subscriber records below hold tuples, not lists: frozen structs of
+# tuples of frozen leaf structs can never be part of a reference cycle, so
+# gc=False is safe on them too, and a bulk read of millions of SIMs does not
+# feed the garbage collector millions of tracked objects.
+class ImsiMsisdnPair(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """One IMSI of a SIM, with its phone number.
+
+    Attributes:
+        imsi: the IMSI.
+        msisdn: the phone number (E.164), or ``None`` when the IMSI has none.
+        is_last_active: whether this is the IMSI the SIM used last
+            (``isLastActive``; at most one pair of a SIM is).
+    """
+
+    imsi: str
+    msisdn: str | None = None
+    is_last_active: bool = False
+
+
+def _active(pairs: tuple[ImsiMsisdnPair, ...]) -> ImsiMsisdnPair | None:
+    for pair in pairs:
+        if pair.is_last_active:
+            return pair
+    return pairs[0] if pairs else None
+
+
+class Subscriber(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """A SIM of a customer (or of one of its direct sub-customers), as the
+    subscriber listings return it.
+
+    Attributes:
+        subscriber_id: the subscriber's UUID (``subscriberId``).
+        imsi_msisdn_pairs: the SIM's IMSIs with their numbers
+            (``imsiMsisdnPairs``), a tuple in server order.
+        iccid: SIM card identifier.
+        status: subscriber status; see :class:`SubscriberStatus`.
+        imei: the device's IMEI, or ``None``.
+        imeisv: the device's IMEISV, or ``None``.
+        customer_id: UUID of the customer the SIM belongs to, or ``None``.
+        customer_name: that customer's name, or ``None``.
+    """
+
+    subscriber_id: uuid.UUID
+    imsi_msisdn_pairs: tuple[ImsiMsisdnPair, ...]
+    iccid: str
+    status: str
+    imei: str | None = None
+    imeisv: str | None = None
+    customer_id: uuid.UUID | None = None
+    customer_name: str | None = None
+
+    @property
+    def active_pair(self) -> ImsiMsisdnPair | None:
+        """The pair marked last active, else the first pair, else ``None``."""
+        return _active(self.imsi_msisdn_pairs)
+
+
+class SubscriberIdentifiers(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """The identifiers of one subscriber, as nested in :class:`SubscriberDetails`
+    and :class:`Profile` (``subscriberIdentifiers``).
+
+    Attributes:
+        subscriber_id: the subscriber's UUID.
+        imsi_msisdn_pairs: its IMSIs with their numbers, a tuple in server order.
+        iccid: SIM card identifier.
+        imei: the device's IMEI, or ``None``.
+        imeisv: the device's IMEISV, or ``None``.
+    """
+
+    subscriber_id: uuid.UUID
+    imsi_msisdn_pairs: tuple[ImsiMsisdnPair, ...]
+    iccid: str
+    imei: str | None = None
+    imeisv: str | None = None
+
+    @property
+    def active_pair(self) -> ImsiMsisdnPair | None:
+        """The pair marked last active, else the first pair, else ``None``."""
+        return _active(self.imsi_msisdn_pairs)
+
+
+class SubscriberDetails(msgspec.Struct, frozen=True, rename="camel"):
+    """One subscriber in detail (``GET /api/v2/subscriber/{type}/{value}``, and
+    the items of :meth:`flolive.Client.all_subscriber_details`).
+
+    The vendor documents more fields (plans, offers) without naming them: those
+    are ignored, and the nested location and network objects are kept as plain
+    mappings, as sent.
+
+    Attributes:
+        subscriber_identifiers: the :class:`SubscriberIdentifiers`.
+        customer_id: UUID of the customer the SIM belongs to.
+        customer_name: that customer's name.
+        subs_status: subscriber status (``subsStatus``: the vendor's name);
+            see :class:`SubscriberStatus`.
+        tags: comma-separated tags, or ``None``.
+        system_labels: comma-separated system label names, or ``None``.
+        user_labels: comma-separated user label names, or ``None``.
+        alias: the subscriber's alias, or ``None``.
+        last_known_location: the last known location as sent (a mapping), or
+            ``None``; date-times inside it stay strings.
+        last_connected_network: the last connected network as sent, or ``None``.
+        last_rat_type: radio access technology code of the last connection.
+        last_rat_type_label: its name, e.g. ``"LTE"``.
+        last_data_rat_type: radio access technology of the last data session.
+        last_data_rat_type_label: its name.
+    """
+
+    subscriber_identifiers: SubscriberIdentifiers
+    customer_id: uuid.UUID
+    customer_name: str
+    subs_status: str
+    tags: str | None = None
+    system_labels: str | None = None
+    user_labels: str | None = None
+    alias: str | None = None
+    last_known_location: dict[str, Any] | None = None
+    last_connected_network: dict[str, Any] | None = None
+    last_rat_type: int | None = None
+    last_rat_type_label: str | None = None
+    last_data_rat_type: str | None = None
+    last_data_rat_type_label: str | None = None
+
+
+class Profile(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """An eSIM profile on an EID (:meth:`flolive.Client.subscriber_profiles`).
+
+    Attributes:
+        id: the profile's UUID.
+        name: the profile's alias.
+        is_active: whether this profile holds the EID's last known active ICCID
+            (``isActive``).
+        subscriber_identifiers: the subscriber this profile is.
+    """
+
+    id: uuid.UUID
+    name: str
+    is_active: bool
+    subscriber_identifiers: SubscriberIdentifiers
+
+
+# -- the point-in-time cursor ---------------------------------------------------
+
+
+class CursorEnvelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
+    """The answer of a point-in-time cursor call (``subscriber-all``).
+
+    Like :class:`Envelope`, with the cursor's fields instead of ``pageable``:
+    ``pit_id`` to send back for the next chunk, ``record_amount`` (records in
+    this chunk) and ``total_record_amount`` (records in the whole result set;
+    advice, as the vendor's counts are).
+    """
+
+    error_code: str = ""
+    error_message: str = ""
+    content: list[T] | str | None = None
+    pit_id: str | None = None
+    record_amount: NonNegative | None = None
+    total_record_amount: NonNegative | None = None
+
+
+class Chunk(msgspec.Struct, Generic[T], frozen=True):
+    """One chunk of a point-in-time cursor read, as yielded by
+    :meth:`flolive.AsyncCursor.pages`.
+
+    Attributes:
+        items: the records of this chunk, in server order.
+        number: the chunk's number in the read (0 for the first).
+        pit_id: the ``pitId`` this chunk's answer returned: the one to send for
+            the next chunk.
+        record_amount: ``recordAmount`` as the server sent it (``None`` if not).
+        total_record_amount: ``totalRecordAmount`` as the server sent it
+            (``None`` if not).
+    """
+
+    items: list[T]
+    number: int
+    pit_id: str
+    record_amount: int | None
+    total_record_amount: int | None
+
+    @property
+    def total_elements(self) -> int | None:
+        """``total_record_amount``, under the name :class:`Page` uses."""
+        return self.total_record_amount

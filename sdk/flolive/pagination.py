@@ -1,21 +1,32 @@
 """The streaming pager: concurrent page fetches, items in page order, bounded memory.
 
-How a listing runs:
+How a pass runs:
 
-1. The first page is fetched on its own; it tells the page size the server
-   really used (servers cap it) and ``totalPages``.
-2. The remaining pages are fetched concurrently, each in its own task, behind
+1. The first page is requested together with up to ``speculate`` pages after
+   it, since nothing needs page one to ask for pages two to four. A second
+   pass of the same pager already knows how many pages there are, and fills
+   its whole window at once.
+2. The first page tells the page size the server really used (servers cap it)
+   and ``totalPages``. Speculative requests past the end are cancelled and
+   their answers dropped; if the server capped the size, all of them are, and
+   the pages are fetched again at the size it echoed.
+3. The remaining pages are fetched concurrently, each in its own task, behind
    the client-wide limiter. At most ``prefetch`` pages are fetched or held
    ahead of the consumer: a task is only created when the consumer moves on,
    so a slow consumer slows fetching, and creating the task is what reserves
    window space. The task then queues for a limiter slot, so window space is
-   never awaited while a slot is held.
-3. Pages are handed over strictly in page order.
+   never awaited while a slot is held. With ``max_items``, no page is asked
+   for that the items still wanted could not need.
+4. Pages are handed over strictly in page order.
 
 Cleanup: plain asyncio tasks are cancelled and awaited in ``finally``, on
 ``break``, on a consumer error, on cancellation and on a page error, so no task,
 connection or warning leaks. (anyio task groups inside async generators break
 on ``break`` and across tasks, and would wrap errors in an ``ExceptionGroup``.)
+
+State of one pass (totals, the size the server used, items read) lives on the
+iterator of that pass (:class:`PageIterator`, :class:`ItemIterator`), so two
+passes over one pager never overwrite each other.
 """
 
 from __future__ import annotations
@@ -23,82 +34,221 @@ from __future__ import annotations
 import asyncio
 import functools
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
-from types import TracebackType
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+)
 from typing import Any, Generic, Literal, TypeVar
 
-from .errors import ListChanged, ListChangedWarning, PageMismatch
+import msgspec
+
+from ._closing import AsyncClosing
+from ._source import ListSource
+from .errors import (
+    FloliveError,
+    ListChanged,
+    ListChangedWarning,
+    ListIncomplete,
+    ListIncompleteWarning,
+    PageMismatch,
+    RequestContext,
+    incomplete_message,
+)
 from .models import Page
 
-__all__ = ["AsyncPager", "OnListChange"]
+__all__ = [
+    "AsyncPager",
+    "ItemIterator",
+    "OnListChange",
+    "OnPage",
+    "PageIterator",
+    "ResumeToken",
+]
 
 T = TypeVar("T")
 
 OnListChange = Literal["warn", "raise", "ignore"]
 """What a pager does when ``totalElements`` changes while a list is read."""
 
+OnPage = Callable[[Page[Any]], object]
+"""Called with each page as it is handed over, in page order (for progress)."""
+
 FetchPage = Callable[[int, int, float | None], Coroutine[Any, Any, Page[T]]]
 """``fetch(number, size, deadline) -> Page``; raises the typed error of that page."""
+
+
+class ResumeToken(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a failed pass can go on: attached to every error raised while
+    listing as ``err.resume``. Small, picklable, and JSON-encodable with
+    msgspec; pass it back as ``resume=`` to a listing of the same path.
+
+    Attributes:
+        path: the URL path that was listed.
+        page: the API page to start at (the one that failed).
+        page_size: the page size the server actually used, so a resume after a
+            server-capped size starts on the right item.
+        page_base: the page base of the pass.
+    """
+
+    path: str
+    page: int
+    page_size: int
+    page_base: int
 
 
 class _PageStream(Generic[T]):
     """One pass over a listing. Owns its page tasks; :meth:`aclose` cancels them."""
 
-    def __init__(self, pager: AsyncPager[T]) -> None:
+    def __init__(self, pager: AsyncPager[T], start_page: int) -> None:
         self._pager = pager
         self._fetch = pager._fetch
-        self._next = pager.start_page
-        self._last: int | None = None  # None until the first page is read
-        self._cap = pager.start_page + pager.max_pages - 1 if pager.max_pages is not None else None
+        self._start = start_page
+        self._next = start_page
+        self._cap = start_page + pager.max_pages - 1 if pager.max_pages is not None else None
         self._size = pager.page_size
-        self._scheduled = pager.start_page
+        self._scheduled = start_page - 1  # highest page number with a task
         self._tasks: dict[int, asyncio.Task[Page[T]]] = {}
-        self._total_elements: int | None = None
-        self._drift_reported = False
+        self._dropped: list[asyncio.Task[Page[T]]] = []
+        self._last: int | None = None  # last page to read, once known
+        self._failed_at: int | None = None
+        self._known = False  # whether the first page of the pass arrived
         self._deadline: float | None = None
         self._closed = False
+        self._finished = False
+        self._drift_reported = False
+        self._first_total: int | None = None
+        #: Per-pass state, read through the iterators.
+        self.total_pages: int | None = None
+        self.total_elements: int | None = None
+        self.page_size: int | None = None
+        self.items_read = 0
+        self.pages_read = 0
+
+    # -- the consumer side ------------------------------------------------
 
     async def next(self) -> Page[T] | None:
         if self._closed:
             raise RuntimeError("this listing was closed by pager.aclose()")
         number = self._next
-        if self._last is None:
-            if self._pager.listing_timeout is not None:
-                self._deadline = asyncio.get_running_loop().time() + self._pager.listing_timeout
-            page = await self._fetch(number, self._size, self._deadline)
-            self._check_echo(page, number)
-            if page.size > 0:
-                self._size = page.size  # the server may cap the size asked for
-            self._total_elements = page.total_elements
-            self._pager.total_pages = page.total_pages
-            self._pager.total_elements = page.total_elements
-            self._pager.page_size_used = self._size
-            self._last = max(number, self._end_of(page))
-            self._next = number + 1
-            self._schedule()  # fan out now, while the consumer reads this page
-            return page
-        if number > self._last:
+        if not self._known and not self._tasks:
+            self._begin()
+        if self._last is not None and number > self._last:
+            self._finish()
             return None
-        task = self._tasks.pop(number)
-        page = await task
-        self._check_echo(page, number)
-        self._check_drift(page, number)
+        try:
+            page = await self._tasks.pop(number)
+            if not self._known:
+                self._learn(page, number)
+            else:
+                self._check_echo(page, number)
+                self._check_drift(page, number)
+        except FloliveError as exc:
+            if exc.resume is None:
+                exc.resume = ResumeToken(
+                    path=self._pager.path,
+                    page=number if exc.page is None else exc.page,
+                    page_size=self._size,
+                    page_base=self._pager.page_base,
+                )
+            raise
         self._next = number + 1
+        page = self._took(page, number)
         self._schedule()
+        on_page = self._pager.on_page
+        if on_page is not None:
+            on_page(page)
         return page
 
-    def _end_of(self, page: Page[T]) -> int:
-        last = self._pager.page_base + page.total_pages - 1
-        return last if self._cap is None else min(last, self._cap)
+    def _begin(self) -> None:
+        """Send the first window: the first page and what can be guessed after it."""
+        pager = self._pager
+        if pager.listing_timeout is not None:
+            self._deadline = asyncio.get_running_loop().time() + pager.listing_timeout
+        hint = pager._hint
+        if hint is not None and hint[0] == pager.page_size:
+            # A previous pass learnt the size the server uses and where the
+            # list ends: fill the window at once, wasting nothing.
+            self._size = hint[1]
+            provisional = max(self._start, pager.page_base + hint[2] - 1)
+        else:
+            provisional = self._start + pager.speculate
+        self._schedule(provisional)
 
-    def _schedule(self) -> None:
-        # The consumer holds page _next - 1; keep [_next, _next + prefetch) in hand.
-        assert self._last is not None
-        high = min(self._last, self._next + self._pager.prefetch - 1)
+    def _learn(self, page: Page[T], number: int) -> None:
+        """The first page of the pass: the size used, the totals, where the list ends."""
+        pager = self._pager
+        self._check_echo(page, number)
+        self._known = True
+        if 0 < page.size != self._size:
+            # The server capped the size: pages asked at the other size
+            # hold other items. Drop them; fetch again at the echoed size.
+            self._size = page.size
+            self._drop(lambda n: True)
+            self._scheduled = number
+            self._failed_at = None
+        self._first_total = page.total_elements
+        self.page_size = pager.page_size_used = self._size
+        pager._hint = (pager.page_size, self._size, page.total_pages)
+        last = max(number, pager.page_base + page.total_pages - 1)
+        if self._cap is not None:
+            last = min(last, self._cap)
+        if self._failed_at is not None:
+            last = min(last, self._failed_at)
+        self._end_at(last)
+
+    def _took(self, page: Page[T], number: int) -> Page[T]:
+        """Account for a page handed over; trim it to ``max_items``."""
+        self.pages_read += 1
+        self.total_pages = page.total_pages
+        self.total_elements = page.total_elements
+        self._pager.total_pages = page.total_pages
+        self._pager.total_elements = page.total_elements
+        wanted = self._pager.max_items
+        if wanted is not None and self.items_read + len(page.items) >= wanted:
+            page = msgspec.structs.replace(page, items=page.items[: wanted - self.items_read])
+            self.items_read = wanted
+            self._end_at(number)
+            return page
+        self.items_read += len(page.items)
+        if (
+            not page.items
+            and (self._start - self._pager.page_base) * self._size + self.items_read
+            >= page.total_elements
+        ):
+            # Everything the server counted has been read and pages come back
+            # empty: the list ends here, whatever totalPages claims (a server
+            # saying 10**9 pages for 3 items would otherwise be read forever).
+            # An empty page *before* that never ends a list: pages may be
+            # empty while the list is being changed.
+            self._end_at(number)
+        return page
+
+    # -- fetching ---------------------------------------------------------
+
+    def _schedule(self, provisional_last: int | None = None) -> None:
+        """Keep the window full: pages [_next, _next + prefetch) in hand,
+        within the last page (known or guessed) and the items still wanted."""
+        last = self._last if self._last is not None else provisional_last
+        if last is None:
+            return
+        if self._cap is not None:
+            last = min(last, self._cap)
+        high = min(last, self._next + self._pager.prefetch - 1)
+        wanted = self._pager.max_items
+        if wanted is not None:
+            # Pages in hand hold at most _size items each: ask for no page
+            # that the items still wanted could not need.
+            missing = wanted - self.items_read
+            high = min(high, self._next - 1 + -(-missing // self._size))
+        fetch, size, deadline = self._fetch, self._size, self._deadline
         while self._scheduled < high:
             self._scheduled += 1
             n = self._scheduled
-            task = asyncio.create_task(self._fetch(n, self._size, self._deadline))
+            task = asyncio.create_task(fetch(n, size, deadline))
             task.add_done_callback(functools.partial(self._on_done, n))
             self._tasks[n] = task
 
@@ -106,10 +256,25 @@ class _PageStream(Generic[T]):
         if task.cancelled() or task.exception() is None or self._closed:
             return
         # A failed page ends the listing there: fetches after it are wasted.
-        self._last = failed if self._last is None else min(self._last, failed)
-        for n, t in self._tasks.items():
-            if n > failed:
-                t.cancel()
+        if not self._known:
+            # It may be a speculative page past the end, or at a size the
+            # first page will correct: only remember it until then.
+            self._failed_at = failed if self._failed_at is None else min(self._failed_at, failed)
+            return
+        self._end_at(failed)
+
+    def _end_at(self, number: int) -> None:
+        """The pass reads no page after ``number``: cancel and drop the rest."""
+        self._last = number if self._last is None else min(self._last, number)
+        self._drop(lambda n: n > number)
+
+    def _drop(self, which: Callable[[int], bool]) -> None:
+        for n in [n for n in self._tasks if which(n)]:
+            task = self._tasks.pop(n)
+            task.cancel()
+            self._dropped.append(task)
+
+    # -- checks -----------------------------------------------------------
 
     def _check_echo(self, page: Page[T], number: int) -> None:
         if page.number != number:
@@ -117,43 +282,73 @@ class _PageStream(Generic[T]):
                 number,
                 page.number,
                 self._pager.page_base,
-                method="GET",
-                path=self._pager.path,
+                context=RequestContext("GET", self._pager.path, number),
             )
 
     def _check_drift(self, page: Page[T], number: int) -> None:
-        if page.total_elements == self._total_elements:
+        if page.total_elements == self._first_total:
             return
-        mode = self._pager.on_list_change
+        pager = self._pager
+        mode = pager.on_list_change
         if mode == "raise":
             raise ListChanged(
-                self._total_elements or 0,
+                self._first_total or 0,
                 page.total_elements,
-                method="GET",
-                path=self._pager.path,
-                page=number,
+                context=RequestContext("GET", pager.path, number),
             )
         if mode == "warn" and not self._drift_reported:
             self._drift_reported = True
             warnings.warn(
                 ListChangedWarning(
-                    f"{self._pager.path}: totalElements changed from {self._total_elements} "
+                    f"{pager.path}: totalElements changed from {self._first_total} "
                     f"to {page.total_elements} at page {number} while the list was read; "
                     "items may be skipped or repeated at page boundaries"
                 ),
                 stacklevel=4,
             )
-        self._pager.total_pages = page.total_pages
-        self._pager.total_elements = page.total_elements
         # A list that grew has more pages: read them too, rather than stop short.
         assert self._last is not None
         if self._cap is None or self._last < self._cap:
-            self._last = max(self._last, self._end_of(page))
+            grown = pager.page_base + page.total_pages - 1
+            if self._cap is not None:
+                grown = min(grown, self._cap)
+            self._last = max(self._last, grown)
+
+    def _finish(self) -> None:
+        """A pass that read to the end of the list: check it got all of it."""
+        if self._finished:
+            return
+        self._finished = True
+        pager = self._pager
+        expected = self.total_elements
+        full = (
+            self._start == pager.page_base
+            and pager.max_items is None
+            and (self._cap is None or (self._last is not None and self._last < self._cap))
+        )
+        if not full or expected is None or self.items_read >= expected:
+            return
+        if pager.on_list_change == "raise":
+            raise ListIncomplete(
+                expected,
+                self.items_read,
+                pager.page_base,
+                context=RequestContext("GET", pager.path),
+            )
+        if pager.on_list_change == "warn":
+            warnings.warn(
+                ListIncompleteWarning(
+                    f"{pager.path}: "
+                    + incomplete_message(expected, self.items_read, pager.page_base)
+                ),
+                stacklevel=4,
+            )
 
     async def aclose(self) -> None:
         self._closed = True
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._dropped]
         self._tasks.clear()
+        self._dropped.clear()
         for t in tasks:
             t.cancel()
         if tasks:
@@ -162,11 +357,94 @@ class _PageStream(Generic[T]):
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class AsyncPager(Generic[T]):
+class _PassIterator(AsyncClosing, Generic[T]):
+    """What both iterators share: the per-pass state and closing."""
+
+    def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
+        self._pager = pager
+        self._stream = stream
+
+    @property
+    def total_pages(self) -> int | None:
+        """``totalPages`` as the last page handed over reported it (``None`` before)."""
+        return self._stream.total_pages
+
+    @property
+    def total_elements(self) -> int | None:
+        """``totalElements`` as the last page handed over reported it (``None`` before)."""
+        return self._stream.total_elements
+
+    @property
+    def page_size(self) -> int | None:
+        """The page size the server used in this pass (``None`` before page one)."""
+        return self._stream.page_size
+
+    @property
+    def items_read(self) -> int:
+        """Items handed over by this pass so far."""
+        return self._stream.items_read
+
+    @property
+    def pages_read(self) -> int:
+        """Pages handed over by this pass so far."""
+        return self._stream.pages_read
+
+    async def aclose(self) -> None:
+        """Stop this pass and cancel its fetches. Idempotent."""
+        await self._pager._close(self._stream)
+
+
+class PageIterator(_PassIterator[T]):
+    """One pass over a listing, page by page; returned by :meth:`AsyncPager.pages`.
+
+    Carries the state of its own pass: :attr:`total_pages`,
+    :attr:`total_elements`, :attr:`page_size` (as the server used it),
+    :attr:`items_read` and :attr:`pages_read`. ``async with`` (or
+    :meth:`aclose`) cancels its fetches deterministically.
+    """
+
+    def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
+        super().__init__(pager, stream)
+        self._gen = pager._run(stream)
+
+    def __aiter__(self) -> PageIterator[T]:
+        return self
+
+    def __anext__(self) -> Awaitable[Page[T]]:
+        return self._gen.__anext__()
+
+
+class ItemIterator(_PassIterator[T]):
+    """One pass over a listing, item by item; returned by ``aiter(pager)`` and
+    :meth:`AsyncPager.items`. Same per-pass attributes as :class:`PageIterator`."""
+
+    def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
+        super().__init__(pager, stream)
+        # Pages come from the same generator as PageIterator's, so dropping
+        # this iterator (a `break`) lets the event loop's finalizer close it.
+        self._pages = pager._run(stream)
+        self._it: Iterator[T] = iter(())
+
+    def __aiter__(self) -> ItemIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        # Items of the page in hand first: no generator step per item.
+        for item in self._it:
+            return item
+        while True:
+            page = await self._pages.__anext__()
+            self._it = iter(page.items)
+            for item in self._it:
+                return item
+
+
+class AsyncPager(AsyncClosing, Generic[T]):
     """A lazy listing: iterate it for items, or :meth:`pages` for pages.
 
-    Nothing is fetched until iteration starts; each iteration is a fresh pass.
-    Items come strictly in page order while later pages load concurrently.
+    Nothing is fetched until iteration starts; each iteration is a fresh pass,
+    with its own state on the iterator it returns. Items come strictly in page
+    order while later pages load concurrently.
 
     Example::
 
@@ -174,24 +452,34 @@ class AsyncPager(Generic[T]):
         async with pager:                        # cancels fetches on exit
             async for participant in pager:
                 ...
-        async for page in pager.pages():         # Page(items, number, size, ...)
-            ...
+        pages = pager.pages()
+        async for page in pages:                 # Page(items, number, size, ...)
+            print(page.number, pages.total_elements)
         everything = await pager.collect()
 
     Attributes:
         path: the URL path listed.
-        page_size: page size asked of the server.
+        page_size: page size asked of the server (per page, not a total: see
+            ``max_items``).
         page_base: number of the server's first page (0 or 1).
-        start_page: API page number the listing starts at (to resume after an
-            error, pass ``start_page=err.page``).
+        start_page: API page number a pass starts at by default.
         max_pages: most pages to read, or ``None`` for all.
+        max_items: most items to read, or ``None`` for all; the last page is
+            trimmed and no page is requested that could not be needed.
         prefetch: most pages fetched or held ahead of the consumer.
+        speculate: pages requested together with the first page, before
+            ``totalPages`` is known (0 turns it off).
         on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"`` when the list
-            changes while read.
+            changes while read, or a full pass ends short of ``totalElements``.
+        on_page: called with each page as it is handed over, or ``None``.
         listing_timeout: seconds allowed for a whole pass, or ``None``.
-        total_pages: ``totalPages`` as last reported, once a page was read.
-        total_elements: ``totalElements`` as last reported, once a page was read.
-        page_size_used: page size the server echoed on the first page.
+        total_pages: ``totalPages`` as last reported to any pass (prefer the
+            iterator's own attribute: it belongs to one pass).
+        total_elements: ``totalElements`` as last reported to any pass.
+        page_size_used: page size the server echoed to the latest pass.
+        source: what is listed, without secrets (a
+            :class:`~flolive._source.ListSource`; ``None`` for a pager not
+            made by a Client); used by :meth:`arrow` and :meth:`plan`.
     """
 
     def __init__(
@@ -203,9 +491,13 @@ class AsyncPager(Generic[T]):
         page_base: int,
         start_page: int | None = None,
         max_pages: int | None = None,
+        max_items: int | None = None,
         prefetch: int,
+        speculate: int = 0,
         on_list_change: OnListChange = "warn",
+        on_page: OnPage | None = None,
         listing_timeout: float | None = None,
+        source: ListSource | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -215,8 +507,12 @@ class AsyncPager(Generic[T]):
             raise ValueError(f"start_page must be >= page_base ({page_base})")
         if max_pages is not None and max_pages < 1:
             raise ValueError("max_pages must be >= 1")
+        if max_items is not None and max_items < 1:
+            raise ValueError("max_items must be >= 1")
         if prefetch < 1:
             raise ValueError("prefetch must be >= 1")
+        if speculate < 0:
+            raise ValueError("speculate must be >= 0")
         if on_list_change not in ("warn", "raise", "ignore"):
             raise ValueError("on_list_change must be 'warn', 'raise' or 'ignore'")
         self._fetch = fetch
@@ -225,43 +521,60 @@ class AsyncPager(Generic[T]):
         self.page_base = page_base
         self.start_page = page_base if start_page is None else start_page
         self.max_pages = max_pages
+        self.max_items = max_items
         self.prefetch = prefetch
+        # The first window holds the first page too, and never more than prefetch.
+        self.speculate = min(speculate, prefetch - 1)
         self.on_list_change: OnListChange = on_list_change
+        self.on_page = on_page
         self.listing_timeout = listing_timeout
         self.total_pages: int | None = None
         self.total_elements: int | None = None
         self.page_size_used: int | None = None
+        #: (size asked, size used, totalPages) from the latest first page.
+        self._hint: tuple[int, int, int] | None = None
         # Streams, not generators: a generator dropped by `async for` loses its
         # weak references before the loop's finalizer closes it, so a pager
         # holding generators could not close them in __aexit__.
         self._open: set[_PageStream[T]] = set()
+        self.source = source
 
     def __repr__(self) -> str:
         return (
             f"<AsyncPager {self.path} page_size={self.page_size} "
-            f"start_page={self.start_page} max_pages={self.max_pages}>"
+            f"start_page={self.start_page} max_pages={self.max_pages} max_items={self.max_items}>"
         )
 
-    def __aiter__(self) -> AsyncIterator[T]:
-        return self._items()
+    def __aiter__(self) -> ItemIterator[T]:
+        return self.items()
 
-    def pages(self) -> AsyncIterator[Page[T]]:
-        """Iterate pages (:class:`~flolive.models.Page`) instead of items.
+    def items(self, start_page: int | None = None) -> ItemIterator[T]:
+        """A new pass over the items, from ``start_page`` (default: the pager's)."""
+        return ItemIterator(self, self._stream(start_page))
+
+    def pages(self, start_page: int | None = None) -> PageIterator[T]:
+        """A new pass over pages (:class:`~flolive.models.Page`), from
+        ``start_page`` (default: the pager's).
 
         Each page carries its API ``number``: after an interruption, pass
-        ``start_page=last_number + 1`` to go on.
+        ``start_page=last_number + 1`` to go on (or use ``err.resume``).
         """
-        return self._pages()
+        return PageIterator(self, self._stream(start_page))
 
     async def collect(self) -> list[T]:
         """Read the whole listing into a list (memory grows with the list)."""
         out: list[T] = []
-        async for page in self._pages():
-            out.extend(page.items)
+        async with self.pages() as pages:
+            async for page in pages:
+                out.extend(page.items)
         return out
 
-    def _stream(self) -> _PageStream[T]:
-        stream = _PageStream(self)
+    def _stream(self, start_page: int | None) -> _PageStream[T]:
+        if start_page is None:
+            start_page = self.start_page
+        elif start_page < self.page_base:
+            raise ValueError(f"start_page must be >= page_base ({self.page_base})")
+        stream = _PageStream(self, start_page)
         self._open.add(stream)
         return stream
 
@@ -269,20 +582,10 @@ class AsyncPager(Generic[T]):
         self._open.discard(stream)
         await stream.aclose()
 
-    async def _pages(self) -> AsyncGenerator[Page[T], None]:
-        stream = self._stream()
+    async def _run(self, stream: _PageStream[T]) -> AsyncGenerator[Page[T], None]:
         try:
             while (page := await stream.next()) is not None:
                 yield page
-        finally:
-            await self._close(stream)
-
-    async def _items(self) -> AsyncGenerator[T, None]:
-        stream = self._stream()
-        try:
-            while (page := await stream.next()) is not None:
-                for item in page.items:
-                    yield item
         finally:
             await self._close(stream)
 
@@ -291,13 +594,29 @@ class AsyncPager(Generic[T]):
         for stream in list(self._open):
             await self._close(stream)
 
-    async def __aenter__(self) -> AsyncPager[T]:
-        return self
+    # -- pipelines (flolive.arrow, flolive.dask): imported on use, so pyarrow
+    # and dask stay out of the core's imports.
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    def arrow(self, start_page: int | None = None) -> AsyncIterator[Any]:
+        """A new pass of one :class:`pyarrow.RecordBatch` per page, from
+        ``start_page`` (default: the pager's); needs the ``arrow`` extra.
+
+        Batches come in page order, fetched concurrently as for :meth:`pages`,
+        with the same resume (``start_page=err.resume.page``) and cleanup
+        (``async with pager``, ``break``). Schemas: :mod:`flolive.arrow`.
+        """
+        from .arrow import arrow_batches
+
+        if self.source is None:
+            raise ValueError("arrow() needs the item type: use a pager made by a Client")
+        return arrow_batches(self.pages(start_page), self.source.item_type)
+
+    async def plan(self, pages_per_part: int = 50) -> list[Any]:
+        """Split this listing into picklable :class:`flolive.dask.Part` s of
+        ``pages_per_part`` pages (default 50), reading the first page once.
+
+        Parts carry no secret; read one anywhere with :func:`flolive.dask.read_part`.
+        """
+        from .dask import plan_parts
+
+        return await plan_parts(self, pages_per_part)

@@ -4,11 +4,14 @@ latency, faults, throttling, list drift and auth. See :class:`Sandbox`."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 import math
 import secrets
+import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any
@@ -16,9 +19,23 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from .data import DataSet, WireCampaign, WireLabel, WireParticipant, unit
+from .data import (
+    INVENTORY,
+    DataSet,
+    Subscriber,
+    WireCampaign,
+    WireDetails,
+    WireLabel,
+    WireParticipant,
+    WireProfile,
+    WireSubscriber,
+    unit,
+)
 
-__all__ = ["Faults", "Sandbox", "SandboxStats"]
+# Re-exported: FAULT_KINDS and FAULT_DESCRIPTIONS were defined here.
+from .faults import FAULT_DESCRIPTIONS, FAULT_KINDS
+
+__all__ = ["FAULT_DESCRIPTIONS", "FAULT_KINDS", "Faults", "Sandbox", "SandboxStats"]
 
 ID_TYPES = ("imsi", "iccid", "msisdn", "imei")
 ERROR_MESSAGES = {
@@ -28,14 +45,22 @@ ERROR_MESSAGES = {
     "SUBSCRIBER_1002": "Subscriber does not exist",
     "SUBSCRIBER_1029": "Failed to retrieve subscriber label details",
 }
+#: The code the sandbox answers for an expired or unknown point-in-time
+#: session. The vendor's own code is not documented; the SDK recognises a lost
+#: session by what it is not (see flolive.cursor.session_lost), not by this code.
+PIT_EXPIRED = "SANDBOX_PIT_EXPIRED"
+ERROR_MESSAGES[PIT_EXPIRED] = "Point-in-time session expired or not found; start a new one"
 ERROR_STATUS = {
     "GLOBAL_1001": 503,
     "CUSTOMER_1002": 404,
     "CUSTOMER_1037": 404,
     "SUBSCRIBER_1002": 404,
     "SUBSCRIBER_1029": 500,
+    PIT_EXPIRED: 404,
 }
-FAULT_KINDS = ("global_1001", "rate_limited", "server_error", "unavailable", "drop", "truncate")
+#: The vendor's bounds of a cursor call's ``size`` and ``pitKeepAlive`` (minutes).
+MAX_CHUNK_SIZE = 10_000
+MAX_KEEP_ALIVE = 30
 
 
 @dataclass(frozen=True)
@@ -103,7 +128,31 @@ class _Pageable(msgspec.Struct, rename="camel"):
     total_elements: int
 
 
+class _CursorAnswer(msgspec.Struct, rename="camel"):
+    error_code: str
+    error_message: str
+    content: Any
+    pit_id: str
+    record_amount: int
+    total_record_amount: int
+
+
+class _CursorRequest(msgspec.Struct, rename="camel"):
+    pit_id: str = ""
+    pit_keep_alive: int = 1
+    size: int = 1000
+
+
+@dataclass
+class _PitSession:
+    customer: int
+    details: bool
+    ttl: float
+    expires: float
+
+
 _encoder = msgspec.json.Encoder()
+_cursor_request = msgspec.json.Decoder(_CursorRequest)
 
 
 class _BadRequest(Exception):
@@ -124,6 +173,12 @@ class Sandbox:
     Data: customers 1..9, each with campaigns 1..5 (campaign 1 has the vendor's
     988 participants, campaign 2 a million, generated per page), and labels for
     every generated subscriber, addressable by iccid, imsi, msisdn or imei.
+    Customer 1 has 25,000 SIMs, customer 2 2,500, customer 3 none, the others
+    100 (``subscriber_counts``); every 5th SIM is an eSIM with 1 to 3 profiles
+    on its EID (``DataSet.eid``). SIMs and campaign participants have details.
+    The point-in-time cursor's sessions live ``pitKeepAlive`` minutes after
+    their last call (``pit_ttl`` seconds instead, if given), on ``clock``;
+    :meth:`expire_cursors` ends them all at once.
 
     Args:
         seed: seed of the data and of the fault draws.
@@ -143,8 +198,21 @@ class Sandbox:
         campaign_sizes: campaign id -> participants, replacing the defaults.
         envelope_status: send every error envelope with this HTTP status
             instead of its natural one (e.g. 200, as some deployments do).
+        subscriber_counts: customer id -> SIMs, replacing the defaults.
+        pit_ttl: seconds a cursor session lives after each call, instead of
+            its ``pitKeepAlive`` minutes (``None``).
+        clock: the monotonic clock sessions expire on (default
+            :func:`time.monotonic`); tests pass a fake one.
         host, port: where to listen (``127.0.0.1``, a free port).
-        record: keep a log of ``(method, path_qs)`` of every request in ``log``.
+        record: keep a log of ``(method, path_qs)`` of every request in ``log``,
+            and of ``(pitId, size)`` of every cursor call in ``cursor_log``.
+        before_page: awaited with ``(path, page number)`` before a page of any
+            list (or a cursor chunk) is served; a test holds pages by not
+            returning (``None``).
+
+    Faults, latency, ``fail_pages``, ``before_page`` and throttling apply to the subscriber
+    listings as to the participants; a cursor call's chunk counts as a page
+    (chunk ``n`` of a session is page ``page_base + n``).
     """
 
     def __init__(
@@ -163,15 +231,26 @@ class Sandbox:
         users: Mapping[str, str] | None = None,
         campaign_sizes: Mapping[int, int] | None = None,
         envelope_status: int | None = None,
+        subscriber_counts: Mapping[int, int] | None = None,
+        pit_ttl: float | None = None,
+        clock: Callable[[], float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         record: bool = False,
+        before_page: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
         if page_base not in (0, 1):
             raise ValueError("page_base must be 0 or 1")
         self.data = DataSet(seed=seed)
         if campaign_sizes is not None:
             self.data.campaign_sizes = dict(campaign_sizes)
+        if subscriber_counts is not None:
+            self.data.subscriber_counts = dict(subscriber_counts)
+        self.pit_ttl = pit_ttl
+        self.clock = clock or time.monotonic
+        self.cursor_log: list[tuple[str, int]] = []
+        self._pits: dict[str, _PitSession] = {}
+        self._pit_ids = itertools.count(1)
         self.seed = seed
         self.page_base = page_base
         self.default_page_size = default_page_size
@@ -188,6 +267,7 @@ class Sandbox:
         self.host = host
         self.port = port
         self.record = record
+        self.before_page = before_page
         self.log: list[tuple[str, str]] = []
         self.stats = SandboxStats()
         self._attempts: dict[tuple[str, int], int] = {}
@@ -208,6 +288,13 @@ class Sandbox:
         r.add_get("/api/v2/customer/{customer}/campaign/{campaign}", self._campaign)
         r.add_get("/api/v2/customer/{customer}/campaign", self._campaigns)
         r.add_get("/api/v2/subscriber/{type}/{value}/label", self._labels)
+        r.add_get("/api/v2/customer/{customer}/subscriber", self._subscribers)
+        r.add_post("/api/v2/customer/{customer}/subscriber-all", self._subscriber_all)
+        r.add_post(
+            "/api/v2/customer/{customer}/subscriber-all-details", self._subscriber_all_details
+        )
+        r.add_get("/api/v2/subscriber/{type}/{value}/profiles", self._profiles)
+        r.add_get("/api/v2/subscriber/{type}/{value}", self._subscriber_details)
         r.add_get("/_sandbox/stats", self._stats)
         return app
 
@@ -241,6 +328,20 @@ class Sandbox:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def expire_cursors(self) -> int:
+        """End every open point-in-time session now, as if its keep-alive had
+        passed; returns how many there were. The next call of each read gets
+        the expired-session error."""
+        n = len(self._pits)
+        self._pits.clear()
+        return n
+
+    @property
+    def open_cursors(self) -> int:
+        """Point-in-time sessions opened and not yet expired."""
+        now = self.clock()
+        return sum(1 for p in self._pits.values() if p.expires > now)
 
     def revoke_tokens(self) -> None:
         """Invalidate every token issued by login (the static ``token`` stays
@@ -331,6 +432,8 @@ class Sandbox:
 
     async def _paged(self, request: web.Request, total: int, items: Any) -> web.StreamResponse:
         index, size = self._page_args(request)
+        if self.before_page is not None:
+            await self.before_page(request.path, index + self.page_base)
         start = index * size
         content = items(start, min(total, start + size)) if start < total else []
         body = _encoder.encode(
@@ -418,11 +521,8 @@ class Sandbox:
         kind = request.match_info["type"]
         if kind not in ID_TYPES:
             raise _BadRequest(f"type must be one of {', '.join(ID_TYPES)}")
-        value = request.match_info["value"]
-        if not value.isdigit():
-            raise _BadRequest("identifier must be numeric")
-        sub = self.data.find_subscriber(kind, value)
-        if sub is None or sub.index >= self._campaign_size(sub.customer, sub.campaign):
+        sub = self._find_subscriber(request)
+        if sub is None:
             return self._error("SUBSCRIBER_1002")
         if self.data.labels_unavailable(sub):
             return self._error("SUBSCRIBER_1029")
@@ -431,6 +531,120 @@ class Sandbox:
             return self.data.labels(sub, a, b)
 
         return await self._paged(request, self.data.label_count(sub), items)
+
+    def _find_subscriber(self, request: web.Request) -> Subscriber | None:
+        """The subscriber ``{type}/{value}`` names (a SIM of a customer, or a
+        campaign participant), or ``None``; 400 for a malformed identifier."""
+        kind = request.match_info["type"]
+        if kind not in ID_TYPES:
+            raise _BadRequest(f"type must be one of {', '.join(ID_TYPES)}")
+        value = request.match_info["value"]
+        if not (value.isascii() and value.isdigit()):
+            raise _BadRequest("identifier must be numeric")
+        sub = self.data.find_subscriber(kind, value)
+        if sub is None:
+            return None
+        if sub.campaign == INVENTORY:
+            if sub.index >= self.data.subscriber_count(sub.customer):
+                return None
+            if kind == "imei" and not self.data.has_imei(sub):
+                return None
+        elif sub.index >= self._campaign_size(sub.customer, sub.campaign):
+            return None
+        return sub
+
+    async def _subscribers(self, request: web.Request) -> web.StreamResponse:
+        customer = self._customer(request)
+        if isinstance(customer, web.Response):
+            return customer
+
+        def items(a: int, b: int) -> list[WireSubscriber]:
+            return self.data.subscribers(customer, a, b)
+
+        return await self._paged(request, self.data.subscriber_count(customer), items)
+
+    async def _subscriber_details(self, request: web.Request) -> web.StreamResponse:
+        sub = self._find_subscriber(request)
+        if sub is None:
+            return self._error("SUBSCRIBER_1002")
+        body = _encoder.encode(
+            _Envelope("", "", [self.data.details(sub)], _Pageable(self.page_base, 1, 1, 1))
+        )
+        return web.Response(body=body, content_type="application/json")
+
+    async def _profiles(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["type"] != "eid":
+            raise _BadRequest("profiles are listed by eid only")
+        value = request.match_info["value"]
+        if not (value.isascii() and value.isdigit()):
+            raise _BadRequest("eid must be numeric")
+        first = self.data.find_eid(value)
+        if first is None:
+            return self._error("SUBSCRIBER_1002")
+
+        def items(a: int, b: int) -> list[WireProfile]:
+            return self.data.profiles(first, a, b)
+
+        return await self._paged(request, self.data.profile_count(first), items)
+
+    async def _subscriber_all(self, request: web.Request) -> web.StreamResponse:
+        return await self._cursor(request, details=False)
+
+    async def _subscriber_all_details(self, request: web.Request) -> web.StreamResponse:
+        return await self._cursor(request, details=True)
+
+    async def _cursor(self, request: web.Request, *, details: bool) -> web.StreamResponse:
+        """One call of a point-in-time read. The ``pitId`` answered names the
+        session and the position after this chunk, so the same ``pitId`` sent
+        again gets the same chunk; each call keeps the session alive."""
+        customer = self._customer(request)
+        if isinstance(customer, web.Response):
+            return customer
+        try:
+            args = _cursor_request.decode(await request.read())
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            raise _BadRequest(
+                'body must be {"pitId": str, "pitKeepAlive": int, "size": int}'
+            ) from None
+        if not 1 <= args.size <= MAX_CHUNK_SIZE:
+            raise _BadRequest(f"size must be 1 to {MAX_CHUNK_SIZE}")
+        if not 1 <= args.pit_keep_alive <= MAX_KEEP_ALIVE:
+            raise _BadRequest(f"pitKeepAlive must be 1 to {MAX_KEEP_ALIVE} minutes")
+        if self.record:
+            self.cursor_log.append((args.pit_id, args.size))
+        now = self.clock()
+        if not args.pit_id:
+            sid = f"s{next(self._pit_ids)}"
+            ttl = self.pit_ttl if self.pit_ttl is not None else 60.0 * args.pit_keep_alive
+            self._pits[sid] = _PitSession(customer, details, ttl, now + ttl)
+            offset = 0
+        else:
+            where = _read_pit_id(args.pit_id)
+            if where is None:
+                return self._error(PIT_EXPIRED)
+            sid, offset = where
+            found = self._pits.get(sid)
+            if found is not None and found.expires <= now:
+                del self._pits[sid]
+                found = None
+            if found is None or (found.customer, found.details) != (customer, details):
+                return self._error(PIT_EXPIRED)
+            found.expires = now + found.ttl
+        if self.before_page is not None:
+            await self.before_page(request.path, offset // args.size + self.page_base)
+        total = self.data.subscriber_count(customer)
+        stop = min(total, offset + args.size)
+        make = self.data.all_details if details else self.data.subscribers
+        content: list[WireDetails] | list[WireSubscriber] = (
+            make(customer, offset, stop) if offset < stop else []
+        )
+        body = _encoder.encode(
+            _CursorAnswer("", "", content, _pit_id(sid, max(stop, offset)), len(content), total)
+        )
+        fault = await self._fault(request, offset // args.size, len(body))
+        if fault is not None:
+            return fault
+        return web.Response(body=body, content_type="application/json")
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -443,6 +657,20 @@ _token_ids = itertools.count(1)
 
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def _pit_id(session: str, offset: int) -> str:
+    """An opaque-looking ``pitId``: the session and the position after a chunk."""
+    return base64.urlsafe_b64encode(f"{session}:{offset}".encode()).decode().rstrip("=")
+
+
+def _read_pit_id(pit_id: str) -> tuple[str, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(pit_id + "=" * (-len(pit_id) % 4)).decode()
+        session, _, offset = raw.partition(":")
+        return (session, int(offset)) if session and offset.isdigit() else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _int_arg(request: web.Request, name: str) -> int:
