@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
 import signal
 import subprocess
 import sys
@@ -12,24 +11,40 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 import flolive
-from flolive import CampaignNotFound, ClientNotOpenError, CustomerNotFound, sync
-from flolive.sandbox import DataSet, Sandbox
+from flolive import (
+    CampaignNotFound,
+    ClientNotOpenError,
+    ClientState,
+    CursorToken,
+    CustomerNotFound,
+    ResumeToken,
+    SubscriberNotFound,
+    sync,
+)
+from flolive import cursor as async_cursor
+from flolive import pagination as async_pagination
+from flolive.sandbox import DataSet
 
-from .conftest import ThreadedServers
+from .readme import example
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 DATA = DataSet()
 
 
 def ids(customer: int, campaign: int, start: int, stop: int) -> list[int]:
     return [p.id for p in DATA.participants(customer, campaign, start, stop)]
+
+
+def iccids(customer: int, n: int) -> list[str]:
+    return [s.iccid for s in DATA.subscribers(customer, 0, n)]
+
+
+CUSTOMER_2 = DATA.subscriber_count(2)
 
 
 async def _other_tasks() -> set[asyncio.Task[Any]]:
@@ -39,7 +54,7 @@ async def _other_tasks() -> set[asyncio.Task[Any]]:
 
 def loop_tasks(client: sync.Client) -> set[asyncio.Task[Any]]:
     """The tasks on the client's loop thread (the portal's own included)."""
-    return client._portal.call(_other_tasks)
+    return client._rt.portal.call(_other_tasks)
 
 
 def portal_threads() -> set[threading.Thread]:
@@ -85,18 +100,22 @@ def later_pages(request: web.Request) -> bool:
 
 
 @pytest.fixture
-def gated(threaded: ThreadedServers) -> tuple[Gate, str]:
-    """The sandbox behind a :class:`Gate` that holds every page but the first;
-    the server cancels a held handler when its client disconnects."""
+def gated(threaded_sandbox: Callable[..., Any]) -> tuple[Gate, str]:
+    """A sandbox on its own loop thread behind a :class:`Gate` that holds
+    every page but the first; the server cancels a held handler when its
+    client disconnects."""
     gate = Gate(later_pages)
-    app = Sandbox().app()
-    app.middlewares.insert(0, gate.middleware)
-    return gate, threaded.app(app, handler_cancellation=True, shutdown_timeout=0.1)
+    server = threaded_sandbox(
+        middlewares=[gate.middleware],
+        runner_options={"handler_cancellation": True, "shutdown_timeout": 1.0},
+    )
+    return gate, server.url
 
 
 @pytest.fixture
-def url(threaded: ThreadedServers) -> str:
-    return threaded.sandbox().url
+def url(threaded_sandbox: Callable[..., Any]) -> str:
+    """The URL of a sandbox on its own loop thread."""
+    return str(threaded_sandbox().url)
 
 
 # -- the same API as flolive.Client -------------------------------------------------
@@ -115,18 +134,33 @@ def test_has_every_public_name_of_the_async_client() -> None:
     )
 
 
+SYNC_TYPES = {
+    flolive.AsyncPager: sync.Pager,
+    flolive.AsyncCursor: sync.Cursor,
+    async_pagination.ItemIterator: sync.ItemIterator,
+    async_pagination.PageIterator: sync.PageIterator,
+    async_cursor.CursorItemIterator: sync.CursorItemIterator,
+    async_cursor.CursorPageIterator: sync.CursorPageIterator,
+}
+
+
+def _sync_annotation(annotation: Any) -> Any:
+    if annotation is flolive.Client:
+        return sync.Client
+    origin = getattr(annotation, "__origin__", None)
+    if origin in SYNC_TYPES:
+        return SYNC_TYPES[origin][annotation.__args__]
+    return annotation
+
+
 def test_methods_have_the_async_signatures_and_docstrings() -> None:
     methods = [n for n in _public(flolive.Client) if inspect.isfunction(getattr(flolive.Client, n))]
-    assert "campaign_participants" in methods
+    assert {"campaign_participants", "all_subscribers", "with_options"} <= set(methods)
     for name in set(methods) - {"aclose"}:
         a = inspect.signature(getattr(flolive.Client, name), eval_str=True)
         s = inspect.signature(getattr(sync.Client, name))
         assert list(s.parameters.values()) == list(a.parameters.values()), name
-        ret = a.return_annotation
-        if getattr(ret, "__origin__", None) is flolive.AsyncPager:
-            assert s.return_annotation == sync.Pager[ret.__args__[0]], name
-        else:
-            assert s.return_annotation == ret, name
+        assert s.return_annotation == _sync_annotation(a.return_annotation), name
         doc = getattr(flolive.Client, name).__doc__
         assert getattr(sync.Client, name).__doc__ == sync._adapt_doc(doc), name
         assert "async for" not in (getattr(sync.Client, name).__doc__ or ""), name
@@ -140,19 +174,39 @@ def test_methods_have_the_async_signatures_and_docstrings() -> None:
     assert sync.Client.stats.__doc__ == flolive.Client.stats.__doc__
 
 
-def test_pager_has_every_public_name_of_the_async_pager(url: str) -> None:
-    with sync.Client(base_url=url) as c:
-        pager = c.campaign_participants(1, 1)
-        settings = {n for n in vars(pager._async) if not n.startswith("_")}
-    expected = (_public(flolive.AsyncPager) - {"aclose"}) | settings | {"close"}
-    assert _public(sync.Pager) == expected
+@pytest.mark.parametrize(
+    ("async_cls", "sync_cls"), list(SYNC_TYPES.items()), ids=lambda c: c.__name__
+)
+def test_listings_and_iterators_have_the_async_names_and_signatures(
+    url: str, async_cls: type[Any], sync_cls: type[Any]
+) -> None:
+    expected = _public(async_cls) - {"aclose"} | {"close"}
+    if async_cls in (flolive.AsyncPager, flolive.AsyncCursor):
+        with sync.Client(base_url=url) as c:
+            made = c.campaign_participants(1, 1) if async_cls is flolive.AsyncPager else None
+            made = made or c.all_subscribers(1)
+            expected |= {n for n in vars(made._async) if not n.startswith("_")}
+    assert _public(sync_cls) == expected
+    for name in _public(async_cls) - {"aclose"}:
+        a, s = getattr(async_cls, name), getattr(sync_cls, name)
+        if inspect.isfunction(a):
+            a_sig = inspect.signature(a, eval_str=True)
+            assert list(inspect.signature(s).parameters) == list(a_sig.parameters), name
+            assert s.__doc__ == sync._adapt_doc(a.__doc__), name
+        elif isinstance(a, property):
+            assert s.__doc__ == sync._adapt_doc(a.__doc__), name
 
 
 def test_settings_and_state_read_and_write_through(url: str) -> None:
-    with sync.Client(base_url=url, max_concurrency=3, page_size=40) as c:
+    with sync.Client(base_url=url, max_concurrency=3, page_size=40, speculate=2) as c:
         assert (c.base_url, c.max_concurrency, c.page_size, c.prefetch) == (url, 3, 40, 6)
+        assert (c.speculate, c.max_response_size) == (
+            2,
+            flolive.Client(base_url=url).max_response_size,
+        )
         assert c.concurrency_limit == 3
         assert c.on_list_change == "warn"
+        assert c.state is ClientState.OPEN
         c.page_size = 250
         pager = c.campaign_participants(1, 1)
         assert pager.page_size == 250
@@ -161,6 +215,7 @@ def test_settings_and_state_read_and_write_through(url: str) -> None:
         assert (pager.total_pages, pager.total_elements, pager.page_size_used) == (4, 988, 250)
         assert c.stats.requests == 4
         assert repr(c) == f"<flolive.sync.Client {url} auth=none max_concurrency=3 open>"
+    assert c.state is ClientState.CLOSED
     assert repr(c) == "<flolive.sync.Client closed>"
 
 
@@ -185,6 +240,110 @@ def test_listings_items_pages_collect(url: str) -> None:
         assert len(labels) == DATA.label_count(DATA.find_subscriber("iccid", iccid))  # type: ignore[arg-type]
 
 
+def test_subscribers_details_and_profiles(url: str) -> None:
+    with sync.Client(base_url=url) as c:
+        sims = c.subscribers(4, page_size=30).collect()
+        assert [s.iccid for s in sims] == iccids(4, 100)
+        one = c.subscriber("iccid", sims[0].iccid)
+        assert one.subscriber_identifiers.iccid == sims[0].iccid
+        profiles = c.subscriber_profiles(DATA.eid(4, 0)).collect()
+        assert len(profiles) == DATA.profile_count(DATA.sim(4, 0))
+        with pytest.raises(SubscriberNotFound):
+            c.subscriber("iccid", "8935779999999999999")
+
+
+def test_pass_state_is_that_of_the_pages_handed_over(url: str) -> None:
+    with sync.Client(base_url=url, page_size=100, speculate=0) as c:
+        pages = c.campaign_participants(1, 1).pages()
+        assert (pages.pages_read, pages.items_read, pages.total_elements) == (0, 0, None)
+        assert next(pages).number == 0
+        # The loop thread reads ahead; the iterator tells what this thread has.
+        eventually(lambda: pages._pass._queue.qsize() >= 1)
+        assert (pages.pages_read, pages.items_read, pages.total_elements) == (1, 100, 988)
+        assert [p.number for p in pages] == list(range(1, 10))
+        assert (pages.pages_read, pages.items_read, pages.total_pages, pages.page_size) == (
+            10,
+            988,
+            10,
+            100,
+        )
+
+
+def test_cursor_reads_and_resumes_from_its_position(url: str) -> None:
+    with sync.Client(base_url=url) as c:
+        cursor = c.all_subscribers(2, chunk_size=400)
+        head: list[Any] = []
+        with cursor.pages() as chunks:
+            assert chunks.position is None
+            for chunk in chunks:
+                head += chunk.items
+                assert chunks.items_read == len(head)
+                assert chunks.pages_read == chunk.number + 1
+                assert chunks.total_elements == CUSTOMER_2
+                if chunk.number == 2:
+                    break
+        token = chunks.position
+        assert token == CursorToken(
+            path="/api/v2/customer/2/subscriber-all",
+            pit_id=chunk.pit_id,
+            chunk=3,
+            records_read=1200,
+            total=CUSTOMER_2,
+        )
+        rest = list(c.all_subscribers(2, chunk_size=400, resume=token))
+        assert [s.iccid for s in head + rest] == iccids(2, CUSTOMER_2)
+        assert [s.iccid for s in c.all_subscribers(4, chunk_size=30).collect()] == iccids(4, 100)
+        details = c.all_subscriber_details(4, chunk_size=60)
+        assert [d.subscriber_identifiers.iccid for d in details] == iccids(4, 100)
+
+
+def test_cursor_break_cancels_the_read_ahead(threaded_sandbox: Callable[..., Any]) -> None:
+    server = threaded_sandbox()
+    with sync.Client(base_url=server.url) as c:
+        baseline = loop_tasks(c)
+        for sim in c.all_subscribers(2, chunk_size=100):
+            assert sim.iccid == iccids(2, 1)[0]
+            break
+        assert loop_tasks(c) == baseline
+        requests = server.sandbox.stats.requests
+        assert c.campaign(1, 1).id == 1
+        assert server.sandbox.stats.requests == requests + 1
+
+
+def test_with_options_shares_the_loop_session_and_stats(url: str) -> None:
+    before = set(threading.enumerate())
+    with sync.Client(base_url=url, page_size=100) as c:
+        small = c.with_options(page_size=10, speculate=0, timeout=5)
+        assert isinstance(small, sync.Client)
+        assert (small.page_size, small.timeout, c.page_size, c.timeout) == (10, 5, 100, 30)
+        assert [p.number for p in small.campaign_participants(1, 5).pages()] == [0, 1, 2]
+        assert small.stats is c.stats
+        assert c.stats.requests == 3
+        assert repr(small).endswith("open derived>")
+        small.close()  # closes nothing: the client it was derived from owns the thread
+        assert not c.closed
+        assert c.campaign(1, 1).id == 1
+        assert len(portal_threads()) == 1
+        with pytest.raises(TypeError, match="with_options"):
+            c.with_options(base_url="http://elsewhere")
+    assert small.closed
+    assert set(threading.enumerate()) == before
+    with pytest.raises(ClientNotOpenError):
+        small.campaign(1, 1)
+
+
+def test_arrow_batches_and_a_dask_plan(url: str) -> None:
+    pytest.importorskip("pyarrow")
+    with sync.Client(base_url=url, page_size=100) as c:
+        batches = list(c.campaign_participants(1, 1).arrow())
+        assert [b.num_rows for b in batches] == [100] * 9 + [88]
+        assert batches[0].column("id").to_pylist() == ids(1, 1, 0, 100)
+        chunks = list(c.all_subscribers(4, chunk_size=30).arrow())
+        assert [b.num_rows for b in chunks] == [30, 30, 30, 10]
+        pytest.importorskip("dask")
+        assert len(c.campaign_participants(1, 1).plan(pages_per_part=4)) == 3
+
+
 def test_the_loop_thread_is_woken_per_few_pages_not_per_item(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,9 +362,9 @@ def test_the_loop_thread_is_woken_per_few_pages_not_per_item(
         monkeypatch.setattr(c, "_run", counting_run)
         monkeypatch.setattr(c, "_send", counting_send)
         assert sum(1 for _ in c.campaign_participants(1, 1)) == 988
-        # Making the pager, starting the pass, then credit for 4 more pages
-        # after every 4 pages read (10 pages; 8 handed over ahead at most).
-        assert calls == ["run", "send", "send", "send"]
+        # Making the pager and its pass, starting the pass, then credit for 4
+        # more pages after every 4 pages read (10 pages; 8 handed over ahead at most).
+        assert calls == ["run", "run", "send", "send", "send"]
         calls.clear()
         assert len(c.campaign_participants(1, 1).collect()) == 988
         assert calls == ["run", "run"]
@@ -219,9 +378,10 @@ def eventually(condition: Callable[[], bool]) -> None:
         time.sleep(0.002)
 
 
-def test_a_reader_that_stops_stops_the_fetching(threaded: ThreadedServers) -> None:
-    sandbox = threaded.sandbox()
-    with sync.Client(base_url=sandbox.url, page_size=10, prefetch=2) as c:
+def test_a_reader_that_stops_stops_the_fetching(threaded_sandbox: Callable[..., Any]) -> None:
+    server = threaded_sandbox()
+    sandbox = server.sandbox
+    with sync.Client(base_url=server.url, page_size=10, prefetch=2, speculate=0) as c:
         baseline = loop_tasks(c)
         items = iter(c.campaign_participants(1, 1))
         assert next(items).id == ids(1, 1, 0, 1)[0]
@@ -237,9 +397,9 @@ def test_a_reader_that_stops_stops_the_fetching(threaded: ThreadedServers) -> No
         assert sandbox.stats.requests == 99 + 1
 
 
-def test_errors_are_the_same_typed_exceptions(threaded: ThreadedServers) -> None:
-    sandbox = threaded.sandbox(fail_pages={3: "CUSTOMER_1037"})
-    with sync.Client(base_url=sandbox.url, page_size=100) as c:
+def test_errors_are_the_same_typed_exceptions(threaded_sandbox: Callable[..., Any]) -> None:
+    server = threaded_sandbox(fail_pages={3: "CUSTOMER_1037"})
+    with sync.Client(base_url=server.url, page_size=100) as c:
         with pytest.raises(CampaignNotFound) as one:
             c.campaign(1, 99)
         assert (one.value.code, one.value.http_status) == ("CUSTOMER_1037", 404)
@@ -250,6 +410,9 @@ def test_errors_are_the_same_typed_exceptions(threaded: ThreadedServers) -> None
             seen.extend(p.id for p in c.campaign_participants(1, 1))
         assert seen == ids(1, 1, 0, 300)
         assert listing.value.page == 3
+        assert listing.value.resume == ResumeToken(
+            path="/api/v2/customer/1/campaign/1/participants", page=3, page_size=100, page_base=0
+        )
         with pytest.raises(ValueError, match="customer_id"):
             c.campaign_participants(-1, 1)
         # The client is still usable after errors.
@@ -410,7 +573,9 @@ def _interrupt_main_when(
     def fire() -> None:
         gate.wait_until(ready)
         deadline = time.monotonic() + 30  # guards against a hang only
-        while not waiting() and time.monotonic() < deadline:
+        while not waiting():
+            if time.monotonic() > deadline:
+                return  # never interrupt the main thread anywhere else
             time.sleep(0.001)
         signal.pthread_kill(main, signal.SIGINT)
 
@@ -430,7 +595,7 @@ def test_ctrl_c_cancels_the_call_and_its_fetches(gated: tuple[Gate, str], how: s
         pager = c.campaign_participants(1, 1)
         items = iter(pager)  # still referenced after the interrupt
         # Waiting for the call's result, or for the next page.
-        where = "_run" if how == "collect" else "_next_page"
+        where = "_run" if how == "collect" else "_next_unit"
         killer = _interrupt_main_when(gate, lambda g: g.held == 3, where)
         with pytest.raises(KeyboardInterrupt):
             if how == "collect":
@@ -469,9 +634,10 @@ def test_close_cancels_calls_of_other_threads(gated: tuple[Gate, str], how: str)
 # -- threads and running loops --------------------------------------------------------
 
 
-def test_shared_by_many_threads(threaded: ThreadedServers) -> None:
-    sandbox = threaded.sandbox(latency=0.002)
-    with sync.Client(base_url=sandbox.url, page_size=10, max_concurrency=3) as c:
+def test_shared_by_many_threads(threaded_sandbox: Callable[..., Any]) -> None:
+    server = threaded_sandbox(latency=0.002)
+    sandbox = server.sandbox
+    with sync.Client(base_url=server.url, page_size=10, max_concurrency=3) as c:
 
         def read(k: int) -> list[int]:
             if k % 3 == 0:
@@ -517,17 +683,9 @@ async def test_works_inside_a_running_event_loop(url: str) -> None:
 # -- README -------------------------------------------------------------------------------
 
 
-def _readme_block(heading: str) -> str:
-    text = README.read_text()
-    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert blocks, f"no python block under {heading!r}"
-    return str(blocks[0])
-
-
 def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     before = set(threading.enumerate())
-    exec(compile(_readme_block("Synchronous client"), "README.md", "exec"), {})
+    exec(example("sync"), {})
     lines = capsys.readouterr().out.splitlines()
     first = DATA.participants(1, 1, 0, 1)[0]
     assert lines == [
