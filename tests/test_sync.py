@@ -305,9 +305,10 @@ def test_cursor_break_cancels_the_read_ahead(threaded_sandbox: Callable[..., Any
             assert sim.iccid == iccids(2, 1)[0]
             break
         assert loop_tasks(c) == baseline
-        requests = server.sandbox.stats.requests
         assert c.campaign(1, 1).id == 1
-        assert server.sandbox.stats.requests == requests + 1
+    # The first chunk, the campaign, and the read-ahead call if it reached the
+    # server before it was cancelled (it was in flight at the break): no more.
+    assert server.sandbox.stats.requests in (2, 3)
 
 
 def test_with_options_shares_the_loop_session_and_stats(url: str) -> None:
