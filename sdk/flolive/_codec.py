@@ -65,57 +65,64 @@ def error_from_response(
     )
 
 
+E = TypeVar("E", Envelope[Any], CursorEnvelope[Any])
+
+
+def _decode(
+    decoder: msgspec.json.Decoder[E], body: bytes, http_status: int, ctx: RequestContext
+) -> E:
+    """``body`` decoded, or the typed error it stands for: an error envelope's
+    code, else a :class:`DecodeError` with msgspec's reason."""
+    reason = None
+    try:
+        env = decoder.decode(body)
+    except _DECODE_FAILURES as exc:
+        reason = _reason(exc)
+    if reason is not None:
+        # An error envelope whose other fields do not fit the item type is
+        # still an error envelope: the code decides.
+        raise _envelope_error(body, http_status, ctx) or _invalid(reason, body, http_status, ctx)
+    if env.error_code:
+        raise _api_error(env.error_code, env.error_message, http_status, ctx)
+    return env
+
+
+def _invalid(reason: str, body: bytes, http_status: int, ctx: RequestContext) -> DecodeError:
+    return DecodeError(reason, http_status=http_status, body=ctx.excerpt(body), context=ctx)
+
+
+def _content(content: object, body: bytes, http_status: int, ctx: RequestContext) -> list[Any]:
+    if not isinstance(content, list):
+        raise _invalid("`content` is not a list - at `$.content`", body, http_status, ctx)
+    return content
+
+
 class EnvelopeCodec(Generic[T]):
     """Decodes 2xx bodies into the items and paging of ``Envelope[item_type]``.
 
     Get one with :func:`codec_for`, which caches one per item type.
     """
 
-    __slots__ = ("_decoder", "item_type")
+    __slots__ = ("_decoder",)
 
     def __init__(self, item_type: type[T]) -> None:
-        self.item_type = item_type
         self._decoder: msgspec.json.Decoder[Envelope[T]] = msgspec.json.Decoder(
             Envelope[item_type]  # type: ignore[valid-type]
         )
 
-    def _decode(self, body: bytes, http_status: int, ctx: RequestContext) -> Envelope[T]:
-        reason = None
-        try:
-            env = self._decoder.decode(body)
-        except _DECODE_FAILURES as exc:
-            reason = _reason(exc)
-        if reason is not None:
-            # An error envelope whose other fields do not fit the item type is
-            # still an error envelope: the code decides.
-            raise _envelope_error(body, http_status, ctx) or self._invalid(
-                reason, body, http_status, ctx
-            )
-        if env.error_code:
-            raise _api_error(env.error_code, env.error_message, http_status, ctx)
-        return env
-
-    @staticmethod
-    def _invalid(reason: str, body: bytes, http_status: int, ctx: RequestContext) -> DecodeError:
-        return DecodeError(reason, http_status=http_status, body=ctx.excerpt(body), context=ctx)
-
     def items(self, body: bytes, http_status: int, ctx: RequestContext) -> list[T]:
         """The ``content`` list of a success envelope; raises the typed error otherwise."""
-        content = self._decode(body, http_status, ctx).content
-        if not isinstance(content, list):
-            raise self._invalid("`content` is not a list - at `$.content`", body, http_status, ctx)
-        return content
+        return _content(
+            _decode(self._decoder, body, http_status, ctx).content, body, http_status, ctx
+        )
 
     def page(self, body: bytes, http_status: int, ctx: RequestContext) -> Page[T]:
         """A :class:`~flolive.models.Page` from a success envelope with paging."""
-        env = self._decode(body, http_status, ctx)
-        content, pageable = env.content, env.pageable
-        if not isinstance(content, list):
-            raise self._invalid("`content` is not a list - at `$.content`", body, http_status, ctx)
+        env = _decode(self._decoder, body, http_status, ctx)
+        content = _content(env.content, body, http_status, ctx)
+        pageable = env.pageable
         if not isinstance(pageable, Pageable):
-            raise self._invalid(
-                "`pageable` is not an object - at `$.pageable`", body, http_status, ctx
-            )
+            raise _invalid("`pageable` is not an object - at `$.pageable`", body, http_status, ctx)
         return Page(
             items=content,
             number=pageable.page,
@@ -126,6 +133,7 @@ class EnvelopeCodec(Generic[T]):
 
 
 _codecs: dict[Any, EnvelopeCodec[Any]] = {}
+_cursor_codecs: dict[Any, CursorCodec[Any]] = {}
 
 
 def codec_for(item_type: type[T]) -> EnvelopeCodec[T]:
@@ -142,35 +150,18 @@ class CursorCodec(Generic[T]):
     Get one with :func:`cursor_codec_for`, which caches one per item type.
     """
 
-    __slots__ = ("_decoder", "item_type")
+    __slots__ = ("_decoder",)
 
     def __init__(self, item_type: type[T]) -> None:
-        self.item_type = item_type
         self._decoder: msgspec.json.Decoder[CursorEnvelope[T]] = msgspec.json.Decoder(
             CursorEnvelope[item_type]  # type: ignore[valid-type]
         )
 
     def chunk(self, body: bytes, http_status: int, ctx: RequestContext) -> CursorEnvelope[T]:
         """A success answer whose ``content`` is a list; raises the typed error otherwise."""
-        reason = None
-        try:
-            env = self._decoder.decode(body)
-        except _DECODE_FAILURES as exc:
-            reason = _reason(exc)
-        if reason is not None:
-            raise _envelope_error(body, http_status, ctx) or EnvelopeCodec._invalid(
-                reason, body, http_status, ctx
-            )
-        if env.error_code:
-            raise _api_error(env.error_code, env.error_message, http_status, ctx)
-        if not isinstance(env.content, list):
-            raise EnvelopeCodec._invalid(
-                "`content` is not a list - at `$.content`", body, http_status, ctx
-            )
+        env = _decode(self._decoder, body, http_status, ctx)
+        _content(env.content, body, http_status, ctx)
         return env
-
-
-_cursor_codecs: dict[Any, CursorCodec[Any]] = {}
 
 
 def cursor_codec_for(item_type: type[T]) -> CursorCodec[T]:
