@@ -69,6 +69,11 @@ W = TypeVar("W")
 W_co = TypeVar("W_co", covariant=True)
 
 _CLOSED_MESSAGE = "this flolive.sync.Client is closed"
+
+_SIGNAL_CHECK = 0.1
+"""Seconds a waiting thread blocks at a time. Python runs signal handlers
+between bytecodes: a Ctrl+C arriving just before a thread blocks in C would
+otherwise wait until the page (or result) came, however long that takes."""
 _PASS_CLOSED_MESSAGE = "this listing was closed (close() or its `with` ended)"
 
 
@@ -418,7 +423,7 @@ class _Pass(Generic[U]):
         if state == "new":
             self._client._send(self._start)
             self._state = "open"
-        got = self._queue.get()
+        got = _get(self._queue)
         if isinstance(got, tuple):
             unit, self.snapshot = got
             self._taken += 1
@@ -453,6 +458,12 @@ class _Pass(Generic[U]):
             elif not self._pumped.is_set():
                 self._client._send(self._cancel, closing=True)
                 self._pumped.wait()
+
+
+def _get(q: queue.SimpleQueue[R]) -> R:
+    while True:
+        with contextlib.suppress(queue.Empty):
+            return q.get(timeout=_SIGNAL_CHECK)
 
 
 async def _aclose(source: object) -> None:
@@ -862,7 +873,8 @@ class _Call(Generic[R]):
     def _cancel_on_loop(self) -> None:
         # Calls reach the loop in order: start() ran before this, if it was sent.
         self._cancelled = True
-        if self._task is None:
+        if self._task is None:  # it never started, and now never will
+            self.future.cancel()
             self.finished.set()
         else:
             self._task.cancel()
@@ -1054,6 +1066,8 @@ class Client:
                     rt.loop.call_soon_threadsafe(call.start)
                 except RuntimeError:  # the loop is closed
                     raise ClientNotOpenError(_CLOSED_MESSAGE) from None
+            while not call.finished.wait(_SIGNAL_CHECK):
+                pass
             return call.future.result()
         except concurrent.futures.CancelledError:
             if rt.closed:
