@@ -44,42 +44,25 @@ and :func:`read_part` need only pyarrow.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import math
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._auth import TokenProvider
-from ._source import ListSource
 from .client import Client
-from .errors import ListChanged, PageMismatch, RequestContext
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .pagination import AsyncPager
+from .parts import DEFAULT_PAGES_PER_PART, Part, check_worker_options, read_part, run_sync
 
 __all__ = [
     "DEFAULT_PAGES_PER_PART",
     "Part",
     "from_parts",
-    "plan_parts",
     "read_part",
     "read_participants",
     "to_parquet",
 ]
 
-R = TypeVar("R")
-
-DEFAULT_PAGES_PER_PART = 50
-"""Pages per part when none is given."""
-
 _EXTRA = "pip install 'flolive-sdk[dask]'"
-# Not settings but secrets (or objects that cannot travel): refused by the
-# functions that build tasks, so they never enter a pickled task graph.
 _SCHEMA_ATTR = "flolive.arrow_schema"
-_NOT_FOR_WORKERS = frozenset({"token", "username", "password", "session", "sleep"})
 
 
 def _require(module: str) -> Any:
@@ -89,204 +72,6 @@ def _require(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(f"flolive.dask needs {module.split('.')[0]}: {_EXTRA}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """A range of pages of one listing: what one task reads. Picklable, no secret.
-
-    Attributes:
-        source: the endpoint and non-secret client settings.
-        index: position of this part in the plan (0, 1, ...).
-        first_page: first API page number of the range.
-        last_page: last API page number of the range (inclusive).
-        page_size: the page size the server used when the plan was made.
-        page_base: number of the server's first page (0 or 1).
-        total_pages: ``totalPages`` when the plan was made.
-        total_elements: ``totalElements`` when the plan was made.
-    """
-
-    source: ListSource
-    index: int
-    first_page: int
-    last_page: int
-    page_size: int
-    page_base: int
-    total_pages: int
-    total_elements: int
-
-    @property
-    def pages(self) -> int:
-        """Number of pages in the range."""
-        return self.last_page - self.first_page + 1
-
-    @property
-    def name(self) -> str:
-        """A stable name of the range, e.g. ``"pages-000050-000099"``."""
-        return f"pages-{self.first_page:06d}-{self.last_page:06d}"
-
-    @property
-    def expected_items(self) -> int:
-        """Items the range holds if the list did not change since the plan."""
-        start = (self.first_page - self.page_base) * self.page_size
-        stop = min(self.total_elements, (self.last_page - self.page_base + 1) * self.page_size)
-        return max(0, stop - start)
-
-
-async def plan_parts(pager: AsyncPager[Any], pages_per_part: int) -> list[Part]:
-    """The parts of ``pager``'s listing; what :meth:`flolive.AsyncPager.plan` returns.
-
-    Reads the pager's first page (``start_page``) once, and honours its
-    ``max_pages``. An empty list gives one part (its one page is empty), so a
-    DataFrame built from the plan still has its columns.
-
-    Raises:
-        ValueError: ``pages_per_part`` is not a positive int, or the pager was
-            not made by a :class:`~flolive.Client`.
-    """
-    if isinstance(pages_per_part, bool) or not isinstance(pages_per_part, int):
-        raise ValueError(f"pages_per_part must be a positive int, got {pages_per_part!r}")
-    if pages_per_part < 1:
-        raise ValueError(f"pages_per_part must be a positive int, got {pages_per_part!r}")
-    if pager.max_items is not None:
-        raise ValueError("plan() splits whole pages: limit it with max_pages, not max_items")
-    source = pager.source
-    if source is None:
-        raise ValueError("plan() needs the listing's source: use a pager made by a Client")
-    start = pager.start_page
-    first = await pager._fetch(start, pager.page_size, None)
-    if first.number != start:
-        raise PageMismatch(
-            start, first.number, pager.page_base, context=RequestContext("GET", pager.path)
-        )
-    size = first.size if first.size > 0 else pager.page_size
-    pager.total_pages = first.total_pages
-    pager.total_elements = first.total_elements
-    pager.page_size_used = size
-    # totalPages is trusted, but never beyond what totalElements can fill: a
-    # server claiming 10**9 pages must not make 10**9 / pages_per_part parts.
-    pages = min(first.total_pages, math.ceil(first.total_elements / size))
-    last = pager.page_base + pages - 1
-    if pager.max_pages is not None:
-        last = min(last, start + pager.max_pages - 1)
-    last = max(last, start)
-    return [
-        Part(
-            source=source,
-            index=i,
-            first_page=a,
-            last_page=min(a + pages_per_part - 1, last),
-            page_size=size,
-            page_base=pager.page_base,
-            total_pages=first.total_pages,
-            total_elements=first.total_elements,
-        )
-        for i, a in enumerate(range(start, last + 1, pages_per_part))
-    ]
-
-
-def _changed(part: Part, after: int, page: int | None, detail: str) -> ListChanged:
-    return ListChanged(
-        part.total_elements,
-        after,
-        context=RequestContext("GET", part.source.path, page),
-        detail=f"{part.name}: {detail}; plan the job again",
-    )
-
-
-async def _read(part: Part, client: Client) -> Any:
-    from .arrow import schema_for, to_record_batch
-
-    pa = _require("pyarrow")
-    src = part.source
-    item_type = src.item_type
-    batches = []
-    pager = client.paginate(
-        src.path,
-        item_type,
-        params=dict(src.params),
-        page_size=part.page_size,
-        page_base=part.page_base,
-        start_page=part.first_page,
-        max_pages=part.pages,
-        on_list_change="raise",
-    )
-    async with pager:
-        async for page in pager.pages():
-            if page.total_elements != part.total_elements or page.size != part.page_size:
-                raise _changed(
-                    part,
-                    page.total_elements,
-                    page.number,
-                    f"the plan saw {part.total_elements} items in pages of {part.page_size}, "
-                    f"page {page.number} says {page.total_elements} in pages of {page.size}",
-                )
-            batches.append(to_record_batch(page.items, item_type))
-    table = pa.Table.from_batches(batches, schema=schema_for(item_type))
-    if table.num_rows != part.expected_items:
-        raise _changed(
-            part,
-            part.total_elements,
-            None,
-            f"expected {part.expected_items} items, read {table.num_rows}",
-        )
-    return table
-
-
-def _worker_client(
-    part: Part, token_provider: TokenProvider | None, options: Mapping[str, Any]
-) -> Client:
-    settings = {**dict(part.source.settings), **options}
-    return Client(part.source.base_url, token_provider=token_provider, **settings)
-
-
-def _run(fn: Callable[[], Awaitable[R]]) -> R:
-    """Run ``fn()`` on a new event loop, in a fresh thread if this one runs a loop
-    already (a notebook), so sync callers work everywhere."""
-
-    async def main() -> R:
-        return await fn()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flolive-dask") as pool:
-        return pool.submit(asyncio.run, main()).result()
-
-
-def _check_options(options: Mapping[str, Any]) -> None:
-    refused = sorted(options.keys() & _NOT_FOR_WORKERS)
-    if refused:
-        raise ValueError(
-            f"{', '.join(refused)} cannot be sent to workers: tasks are pickled, and "
-            "secrets never travel with them. Set FLOLIVE_TOKEN (or FLOLIVE_USERNAME and "
-            "FLOLIVE_PASSWORD) in the workers' environment, or pass a picklable "
-            "token_provider"
-        )
-
-
-def read_part(
-    part: Part, *, token_provider: TokenProvider | None = None, **client_options: Any
-) -> Any:
-    """Read one part into a :class:`pyarrow.Table`; synchronous, for a task.
-
-    Opens its own event loop and :class:`~flolive.Client` (settings from the
-    part, then ``client_options``; credentials from ``token_provider`` or the
-    environment), reads the part's pages concurrently and closes everything.
-
-    Raises:
-        ListChanged: the list's totals or page size differ from the plan's, or
-            the range held another number of items.
-        FloliveError: any other error of the tree, after the SDK's retries.
-    """
-    _check_options(client_options)
-
-    async def read() -> Any:
-        async with _worker_client(part, token_provider, client_options) as client:
-            return await _read(part, client)
-
-    return _run(read)
 
 
 def _read_pandas(part: Part, token_provider: TokenProvider | None, options: dict[str, Any]) -> Any:
@@ -306,7 +91,7 @@ def from_parts(
     ``token_provider`` and ``client_options`` travel with every task: they
     must be picklable and hold no secret.
     """
-    _check_options(client_options)
+    check_worker_options(client_options)
     if not parts:
         raise ValueError("from_parts needs at least one part (a plan always has one)")
     dd = _require("dask.dataframe")
@@ -356,7 +141,7 @@ def read_participants(
             token, username, password or session is refused: it would travel
             in the task graph.
     """
-    _check_options(client_options)
+    check_worker_options(client_options)
     _require("dask.dataframe")
     options = dict(client_options)
     if page_size is not None:
@@ -366,7 +151,7 @@ def read_participants(
         async with Client(base_url, token_provider=token_provider, **options) as client:
             return await client.campaign_participants(customer_id, campaign_id).plan(pages_per_part)
 
-    return from_parts(_run(plan), token_provider=token_provider, **client_options)
+    return from_parts(run_sync(plan), token_provider=token_provider, **client_options)
 
 
 def _write_partition(

@@ -47,7 +47,7 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from ._closing import AsyncClosing
-from ._source import ListSource
+from ._source import ListSource, Part
 from .errors import (
     FloliveError,
     ListChanged,
@@ -611,12 +611,55 @@ class AsyncPager(AsyncClosing, Generic[T]):
             raise ValueError("arrow() needs the item type: use a pager made by a Client")
         return arrow_batches(self.pages(start_page), self.source.item_type)
 
-    async def plan(self, pages_per_part: int = 50) -> list[Any]:
-        """Split this listing into picklable :class:`flolive.dask.Part` s of
+    async def plan(self, pages_per_part: int = 50) -> list[Part]:
+        """Split this listing into picklable :class:`~flolive.parts.Part` s of
         ``pages_per_part`` pages (default 50), reading the first page once.
 
-        Parts carry no secret; read one anywhere with :func:`flolive.dask.read_part`.
-        """
-        from .dask import plan_parts
+        Honours ``start_page`` and ``max_pages``. An empty list gives one part
+        (its one page is empty), so a table built from the plan still has its
+        columns. Parts carry no secret; read one anywhere with
+        :func:`flolive.parts.read_part`.
 
-        return await plan_parts(self, pages_per_part)
+        Raises:
+            ValueError: ``pages_per_part`` is not a positive int, the pager has
+                ``max_items``, or it was not made by a :class:`~flolive.Client`.
+        """
+        if isinstance(pages_per_part, bool) or not isinstance(pages_per_part, int):
+            raise ValueError(f"pages_per_part must be a positive int, got {pages_per_part!r}")
+        if pages_per_part < 1:
+            raise ValueError(f"pages_per_part must be a positive int, got {pages_per_part!r}")
+        if self.max_items is not None:
+            raise ValueError("plan() splits whole pages: limit it with max_pages, not max_items")
+        source = self.source
+        if source is None:
+            raise ValueError("plan() needs the listing's source: use a pager made by a Client")
+        start = self.start_page
+        first = await self._fetch(start, self.page_size, None)
+        if first.number != start:
+            raise PageMismatch(
+                start, first.number, self.page_base, context=RequestContext("GET", self.path)
+            )
+        size = first.size if first.size > 0 else self.page_size
+        self.total_pages = first.total_pages
+        self.total_elements = first.total_elements
+        self.page_size_used = size
+        # totalPages is trusted, but never beyond what totalElements can fill: a
+        # server claiming 10**9 pages must not make 10**9 / pages_per_part parts.
+        pages = min(first.total_pages, -(-first.total_elements // size))
+        last = self.page_base + pages - 1
+        if self.max_pages is not None:
+            last = min(last, start + self.max_pages - 1)
+        last = max(last, start)
+        return [
+            Part(
+                source=source,
+                index=i,
+                first_page=a,
+                last_page=min(a + pages_per_part - 1, last),
+                page_size=size,
+                page_base=self.page_base,
+                total_pages=first.total_pages,
+                total_elements=first.total_elements,
+            )
+            for i, a in enumerate(range(start, last + 1, pages_per_part))
+        ]
