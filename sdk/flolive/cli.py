@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import msgspec
 
 from . import ClientStats, __version__
-from .client import LOGIN_PATH, Client
+from ._base_client import LOGIN_PATH
+from .client import Client
 from .errors import (
     APIError,
     AuthenticationError,

@@ -199,6 +199,8 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
         size: the page size the server used.
         total_pages: ``totalPages`` as this page reported it.
         total_elements: ``totalElements`` as this page reported it.
+        request_id: the server's id of the answer that carried this page
+            (``Request-Id``, ``X-Request-Id`` or ``X-Correlation-Id``), or ``None``.
     """
 
     items: list[T]
@@ -206,6 +208,7 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
     size: int
     total_pages: int
     total_elements: int
+    request_id: str | None = None
 
 
 # -- subscribers --------------------------------------------------------------
@@ -394,6 +397,7 @@ class Chunk(msgspec.Struct, Generic[T], frozen=True):
         record_amount: ``recordAmount`` as the server sent it (``None`` if not).
         total_record_amount: ``totalRecordAmount`` as the server sent it
             (``None`` if not).
+        request_id: the server's id of the answer that carried this chunk, or ``None``.
     """
 
     items: list[T]
@@ -401,6 +405,7 @@ class Chunk(msgspec.Struct, Generic[T], frozen=True):
     pit_id: str
     record_amount: int | None
     total_record_amount: int | None
+    request_id: str | None = None
 
     @property
     def total_elements(self) -> int | None:
