@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import copy
 import enum
+import functools
 import os
 import ssl as _ssl
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from ._source import ListSource
 from ._transport import ClientStats, Sleep, Transport
 from ._types import USE_CLIENT_DEFAULT, RequestContext, Response, ResumeToken, UseClientDefault
 from ._version import __version__
-from .cursor import AsyncCursor, FetchChunk
+from .cursor import Answer, AsyncCursor
 from .errors import ClientNotOpenError, DecodeError
 from .models import Page
 from .pagination import AsyncPager
@@ -73,6 +74,18 @@ class ClientState(enum.Enum):
     """Inside ``async with``: sending requests."""
     CLOSED = "closed"
     """Closed by ``aclose()`` or the end of ``async with``; it may be opened again."""
+
+
+#: Settings the pager and the cursor take as they are resolved.
+_PAGER_SETTINGS = (
+    "max_pages",
+    "max_items",
+    "prefetch",
+    "on_list_change",
+    "on_page",
+    "listing_timeout",
+)
+_CURSOR_SETTINGS = ("resume", "max_items", "read_ahead", "on_list_change", "listing_timeout")
 
 
 class _TokenItem(msgspec.Struct):
@@ -312,16 +325,22 @@ class BaseClient(AsyncClosing):
 
     # -- the three kinds of call -------------------------------------------
 
+    def _send(self, s: Mapping[str, Any]) -> Any:
+        """The transport's ``request`` with a call's resolved settings bound."""
+        return functools.partial(
+            self._t.request,
+            timeout=s["timeout"],
+            retry=s["retry"],
+            max_response_size=s["max_response_size"],
+            headers=s.get("extra_headers"),
+        )
+
     async def _login(self, username: str, password: str) -> str:
-        s = self._settings
-        items = await self._t.request(
+        items: list[_TokenItem] = await self._send(self._settings)(
             "POST",
             LOGIN_PATH,
             codec_for(_TokenItem).items,
             json={"username": username, "password": password},
-            timeout=s["timeout"],
-            retry=s["retry"],
-            max_response_size=s["max_response_size"],
             authenticate=False,
             sensitive=True,
         )
@@ -373,18 +392,15 @@ class BaseClient(AsyncClosing):
             what="request",
         )
         verb = method.upper()
-        return await self._t.request(
+        response: Response = await self._send(s)(
             verb,
             path,
             raw_response,
             params=params,
             json=json,
-            timeout=s["timeout"],
-            retry=s["retry"],
-            max_response_size=s["max_response_size"],
-            headers=s["extra_headers"],
             idempotent=bool(idempotent) and verb not in ("GET", "HEAD"),
         )
+        return response
 
     async def get_items(
         self,
@@ -418,16 +434,10 @@ class BaseClient(AsyncClosing):
             what="request",
         )
         query = {**(params or {}), **(s["extra_query"] or {})}
-        return await self._t.request(
-            "GET",
-            path,
-            codec_for(item_type).items,
-            params=query or None,
-            timeout=s["timeout"],
-            retry=s["retry"],
-            max_response_size=s["max_response_size"],
-            headers=s["extra_headers"],
+        items: list[T] = await self._send(s)(
+            "GET", path, codec_for(item_type).items, params=query or None
         )
+        return items
 
     async def _get_one(self, path: str, item_type: type[T], what: str, **call: Any) -> T:
         """The one item of ``path``'s ``content``."""
@@ -465,7 +475,7 @@ class BaseClient(AsyncClosing):
                 ...
         """
         s = resolve("listing", options, self._settings, what="listing")
-        transport = self._t
+        send = self._send(s)
         codec = codec_for(item_type)
         base_params = {**(params or {}), **(s["extra_query"] or {})}
         resume: ResumeToken | None = s["resume"]
@@ -477,23 +487,18 @@ class BaseClient(AsyncClosing):
             if clash:
                 raise ValueError(f"give resume or {', '.join(sorted(clash))}, not both")
             page_size, page_base, start_page = resume.page_size, resume.page_base, resume.page
-        timeout, retry, max_size = s["timeout"], s["retry"], s["max_response_size"]
-        headers = s["extra_headers"]
 
         async def fetch(number: int, size: int, deadline: float | None) -> Page[T]:
-            return await transport.request(
+            page: Page[T] = await send(
                 "GET",
                 path,
                 codec.page,
                 params={**base_params, "page": number, "size": size},
                 page=number,
                 resume=ResumeToken(path=path, page=number, page_size=size, page_base=page_base),
-                timeout=timeout,
-                retry=retry,
                 deadline=deadline,
-                max_response_size=max_size,
-                headers=headers,
             )
+            return page
 
         speculate = 0 if self._settings["adaptive_concurrency"] else s["speculate"]
         return AsyncPager(
@@ -502,13 +507,8 @@ class BaseClient(AsyncClosing):
             page_size=page_size,
             page_base=page_base,
             start_page=start_page,
-            max_pages=s["max_pages"],
-            max_items=s["max_items"],
-            prefetch=s["prefetch"],
             speculate=speculate,
-            on_list_change=s["on_list_change"],
-            on_page=s["on_page"],
-            listing_timeout=s["listing_timeout"],
+            **{n: s[n] for n in _PAGER_SETTINGS},
             source=ListSource(
                 base_url=self.base_url,
                 path=path,
@@ -544,37 +544,28 @@ class BaseClient(AsyncClosing):
             raise ValueError(
                 f"keep_alive must be at most {MAX_KEEP_ALIVE} minutes, got {keep_alive}"
             )
-        transport = self._t
+        send = self._send(s)
         codec = cursor_codec_for(item_type)
-        timeout, retry, max_size = s["timeout"], s["retry"], s["max_response_size"]
-        headers, query = s["extra_headers"], s["extra_query"]
+        query = s["extra_query"]
 
-        async def fetch(pit_id: str, number: int, deadline: float | None) -> Any:
-            return await transport.request(
+        async def fetch(pit_id: str, number: int, deadline: float | None) -> Answer[T]:
+            answer: Answer[T] = await send(
                 "POST",
                 path,
                 codec.chunk,
                 params=query,
                 json={"pitId": pit_id, "pitKeepAlive": keep_alive, "size": chunk_size},
                 page=number,
-                timeout=timeout,
-                retry=retry,
                 deadline=deadline,
-                max_response_size=max_size,
-                headers=headers,
                 # The same pitId asks for the same chunk: safe to send again.
                 idempotent=True,
             )
+            return answer
 
-        chunk_fetch: FetchChunk[T] = fetch
         return AsyncCursor(
-            chunk_fetch,
+            fetch,
             path=path,
             chunk_size=chunk_size,
             keep_alive=keep_alive,
-            resume=s["resume"],
-            max_items=s["max_items"],
-            read_ahead=s["read_ahead"],
-            on_list_change=s["on_list_change"],
-            listing_timeout=s["listing_timeout"],
+            **{n: s[n] for n in _CURSOR_SETTINGS},
         )

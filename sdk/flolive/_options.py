@@ -449,7 +449,21 @@ def doc_of(scope: Scope) -> str:
     return "\n".join(f"    {n}: {SETTINGS[n].doc}." for n in sorted(_NAMES[scope]))
 
 
-class ListOptions(TypedDict, total=False):
+class _CallOptions(TypedDict, total=False):
+    """The per-call options listings and cursor reads share."""
+
+    timeout: float | None
+    listing_timeout: float | None
+    retry: RetryPolicy
+    on_list_change: OnListChange
+    max_response_size: int
+    max_rate: float | str | None
+    max_items: int
+    extra_headers: Mapping[str, str]
+    extra_query: Mapping[str, str | int]
+
+
+class ListOptions(_CallOptions, total=False):
     """Per-call options of every listing method; each defaults to the client's
     setting (:data:`~flolive.USE_CLIENT_DEFAULT` says so explicitly).
 
@@ -457,8 +471,7 @@ class ListOptions(TypedDict, total=False):
     :class:`~flolive.ResumeToken`), ``max_pages``, ``max_items``, ``prefetch``,
     ``speculate``, ``on_page``, ``timeout``, ``listing_timeout``, ``retry``,
     ``on_list_change``, ``max_response_size``, ``max_rate``, ``extra_headers``,
-    ``extra_query``: see :doc:`/configuration` (the table of
-    :data:`flolive._options.SETTINGS`).
+    ``extra_query``: see the settings table of the configuration page.
     """
 
     page_size: int
@@ -466,21 +479,12 @@ class ListOptions(TypedDict, total=False):
     start_page: int
     resume: ResumeToken
     max_pages: int
-    max_items: int
     prefetch: int
     speculate: int
     on_page: OnPage
-    timeout: float | None
-    listing_timeout: float | None
-    retry: RetryPolicy
-    on_list_change: OnListChange
-    max_response_size: int
-    max_rate: float | str | None
-    extra_headers: Mapping[str, str]
-    extra_query: Mapping[str, str | int]
 
 
-class CursorOptions(TypedDict, total=False):
+class CursorOptions(_CallOptions, total=False):
     """Per-call options of the point-in-time cursor reads
     (:meth:`~flolive.Client.all_subscribers`); each defaults to the client's
     setting.
@@ -489,17 +493,8 @@ class CursorOptions(TypedDict, total=False):
     ``position``), ``max_items``, ``read_ahead`` (default ``True``),
     ``timeout``, ``listing_timeout``, ``retry``, ``on_list_change``,
     ``max_response_size``, ``max_rate``, ``extra_headers``, ``extra_query``:
-    see :doc:`/configuration`.
+    see the settings table of the configuration page.
     """
 
     resume: CursorToken
-    max_items: int
     read_ahead: bool
-    timeout: float | None
-    listing_timeout: float | None
-    retry: RetryPolicy
-    on_list_change: OnListChange
-    max_response_size: int
-    max_rate: float | str | None
-    extra_headers: Mapping[str, str]
-    extra_query: Mapping[str, str | int]

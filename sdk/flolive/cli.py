@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import msgspec
 
 from . import ClientStats, __version__
-from ._base_client import LOGIN_PATH
-from .client import Client
+from .client import LOGIN_PATH, Client
 from .errors import (
     APIError,
     AuthenticationError,

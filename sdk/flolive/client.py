@@ -16,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 
 from ._auth import TokenProvider
-from ._base_client import BaseClient, ClientState
+from ._base_client import LOGIN_PATH, BaseClient, ClientState
 from ._options import DEFAULT_MAX_RESPONSE_SIZE, CursorOptions, ListOptions
 from ._transport import Sleep
 from ._types import USE_CLIENT_DEFAULT, OnListChange, UseClientDefault
@@ -34,6 +34,7 @@ from .pagination import AsyncPager
 from .retry import RetryPolicy
 
 __all__ = [
+    "LOGIN_PATH",
     "USE_CLIENT_DEFAULT",
     "Client",
     "ClientState",

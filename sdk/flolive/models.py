@@ -78,13 +78,14 @@ class CampaignStatus(enum.StrEnum):
     EXPIRED = "EXPIRED"
 
 
-class SubscriberIdType(enum.StrEnum):
-    """The identifier types :meth:`flolive.Client.subscriber_labels` accepts."""
+class SubscriberStatus(enum.StrEnum):
+    """Documented values of :attr:`Subscriber.status` and
+    :attr:`SubscriberDetails.subs_status` (the fields themselves are ``str``)."""
 
-    IMSI = "imsi"
-    ICCID = "iccid"
-    MSISDN = "msisdn"
-    IMEI = "imei"
+    ACTIVE = "ACTIVE"
+    SUSPEND = "SUSPEND"
+    INACTIVE = "INACTIVE"
+    TERMINATED = "TERMINATED"
 
 
 # Leaf records can never be part of a reference cycle: gc=False spares the
@@ -212,16 +213,6 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
 
 
 # -- subscribers --------------------------------------------------------------
-
-
-class SubscriberStatus(enum.StrEnum):
-    """Documented values of :attr:`Subscriber.status` and
-    :attr:`SubscriberDetails.subs_status` (the fields themselves are ``str``)."""
-
-    ACTIVE = "ACTIVE"
-    SUSPEND = "SUSPEND"
-    INACTIVE = "INACTIVE"
-    TERMINATED = "TERMINATED"
 
 
 # The subscriber records below hold tuples, not lists: frozen structs of
@@ -411,3 +402,12 @@ class Chunk(msgspec.Struct, Generic[T], frozen=True):
     def total_elements(self) -> int | None:
         """``total_record_amount``, under the name :class:`Page` uses."""
         return self.total_record_amount
+
+
+class SubscriberIdType(enum.StrEnum):
+    """The identifier types :meth:`flolive.Client.subscriber_labels` accepts."""
+
+    IMSI = "imsi"
+    ICCID = "iccid"
+    MSISDN = "msisdn"
+    IMEI = "imei"
