@@ -178,6 +178,11 @@ def cursor_codec_for(item_type: type[T]) -> CursorCodec[T]:
 
 
 def raw_response(body: bytes, http_status: int, ctx: RequestContext) -> Response:
-    """A 2xx answer as it came, for :meth:`flolive.Client.request`."""
+    """A 2xx answer as it came, for :meth:`flolive.Client.request`; an error
+    envelope (which this API may send with 200) raises its typed error."""
+    if body.startswith(b"{"):
+        error = _envelope_error(body, http_status, ctx)
+        if error is not None:
+            raise error
     headers = ctx.headers if ctx.headers is not None else {}
     return Response(http_status, headers, body, request_id_of(headers))

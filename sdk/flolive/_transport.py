@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -497,7 +498,8 @@ def _failure(exc: BaseException, ctx: RequestContext) -> FloliveError:
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return TransportError(f"cannot resolve the host name {exc.host!r}", context=ctx)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        why = (exc.os_error.strerror or str(exc.os_error)).lower()
+        code = exc.os_error.errno
+        why = os.strerror(code).lower() if code else str(exc.os_error)
         return TransportError(f"cannot connect to {exc.host}:{exc.port}: {why}", context=ctx)
     if ctx.sensitive:
         detail = f"{name} (details withheld: the answer may hold credentials)"

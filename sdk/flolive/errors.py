@@ -298,6 +298,17 @@ class RedirectRefused(HTTPStatusError):
         self.location_host = location_host
 
 
+def _proxy_refused(context: RequestContext | None) -> bool:
+    """Whether a 401 that came through a proxy is the proxy's own: it asks for
+    proxy credentials, or it is not JSON (the API answers every 401 in JSON;
+    tinyproxy answers a wrong password with an HTML 401)."""
+    if context is None or not context.proxied or context.headers is None:
+        return False
+    headers = context.headers
+    kind = headers.get("Content-Type", "")
+    return "Proxy-Authenticate" in headers or "json" not in kind.lower()
+
+
 def error_for_status(
     http_status: int,
     *,
@@ -306,12 +317,7 @@ def error_for_status(
     context: RequestContext | None = None,
 ) -> HTTPStatusError:
     """Build the :class:`HTTPStatusError` subclass for a non-2xx status without an envelope."""
-    if http_status == 407 or (
-        http_status == 401
-        and context is not None
-        and context.proxied
-        and "proxy-authenticate" in {k.lower() for k in context.headers or ()}
-    ):
+    if http_status == 407 or (http_status == 401 and _proxy_refused(context)):
         return ProxyError(
             http_status,
             context=context,

@@ -10,6 +10,7 @@ import itertools
 import math
 import secrets
 import time
+import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -296,6 +297,7 @@ class Sandbox:
         r.add_get("/api/v2/subscriber/{type}/{value}/profiles", self._profiles)
         r.add_get("/api/v2/subscriber/{type}/{value}", self._subscriber_details)
         r.add_get("/_sandbox/stats", self._stats)
+        app.on_response_prepare.append(_stamp_request_id)
         return app
 
     async def start(self) -> str:
@@ -653,6 +655,11 @@ class Sandbox:
 
 
 _token_ids = itertools.count(1)
+
+
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer carries a ``Request-Id``, as floLIVE's asynchronous calls do."""
+    response.headers.setdefault("Request-Id", f"sbx-{uuid.uuid4().hex[:16]}")
 
 
 def _seconds(value: float) -> str:
