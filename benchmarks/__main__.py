@@ -57,14 +57,34 @@ def server(total: int, latency: float, sandbox: bool = False) -> Iterator[str]:
             proc.stdout.close()
 
 
+#: ``--baseline REV``: the SDK's sources at REV, extracted here; clients named
+#: ``<client>@base`` run against them, side by side with the working tree's.
+BASELINE: dict[str, str] = {}
+
+
+def extract_baseline(rev: str, into: Path) -> str:
+    """``sdk/`` as it was at git revision ``rev``, for clients ``...@base``."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", rev, "sdk"], capture_output=True, check=True, cwd=HERE.parent
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return str(into / "sdk")
+
+
 def measure(client: str, url: str, page_size: int, concurrency: int) -> dict[str, float]:
+    env = None
+    name, _, where = client.partition("@")
+    if where == "base":
+        env = {**os.environ, "PYTHONPATH": BASELINE["sdk"]}
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.worker", client, url, str(page_size), str(concurrency)],
+        [sys.executable, "-m", "benchmarks.worker", name, url, str(page_size), str(concurrency)],
         capture_output=True,
         text=True,
         check=True,
         cwd=HERE.parent,
         timeout=900,
+        env=env,
     )
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
@@ -122,6 +142,8 @@ def case_latency(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
 def case_cpu(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
     total, size, conc = args.cpu_total, 1000, 16
     clients = ["sdk", "sdk.pages", "ideal", "aiohttp+json seq", "httpx+pydantic seq"]
+    if BASELINE:
+        clients += ["sdk@base", "sdk.pages@base"]
     with server(total, 0.0) as url:
         res = interleaved(clients, url, size, conc, args.runs, total)
     with server(total, 0.0, sandbox=True) as url:
@@ -140,6 +162,17 @@ def case_cpu(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
     )
     r_ideal = rate["sdk"] / rate["ideal"]
     r_httpx = rate["sdk"] / rate["httpx+pydantic seq"]
+    if BASELINE:
+        lines += [
+            "",
+            f"Against the baseline {BASELINE['rev']} (same server, interleaved): CPU per item "
+            f"{res['sdk']['cpu'] / total * 1e6:.3f} µs vs "
+            f"{res['sdk@base']['cpu'] / total * 1e6:.3f} µs "
+            f"({res['sdk']['cpu'] / res['sdk@base']['cpu']:.3f}x) for items; "
+            f"{res['sdk.pages']['cpu'] / total * 1e6:.3f} µs vs "
+            f"{res['sdk.pages@base']['cpu'] / total * 1e6:.3f} µs "
+            f"({res['sdk.pages']['cpu'] / res['sdk.pages@base']['cpu']:.3f}x) for pages.",
+        ]
     lines += [
         "",
         f"Target SDK >= 0.85x ideal items per CPU second: {r_ideal:.2f}x, "
@@ -438,7 +471,17 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=7, help="interleaved rounds per case (7)")
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ",".join(CASES))
     p.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    p.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run the SDK as it was at git revision REV (cpu case), side by side",
+    )
     args = p.parse_args()
+    if args.baseline:
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="flolive-baseline-"))
+        BASELINE.update(sdk=extract_baseline(args.baseline, tmp), rev=args.baseline)
     args.latency = 0.05
     args.cpu_total = 500_000
     args.mem_sizes = (100_000, 1_000_000)
