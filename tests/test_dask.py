@@ -28,7 +28,7 @@ from flolive import CampaignNotFound, Client, ListChanged  # noqa: E402
 from flolive.arrow import PARTICIPANT_SCHEMA  # noqa: E402
 from flolive.sandbox import DataSet, Faults, Sandbox  # noqa: E402
 
-from .readme import example  # noqa: E402
+from .support.readme import example  # noqa: E402
 
 TOKEN = "tok-dask-5b0c9e21-never-pickled"
 FIRST_ID = 1_030_247

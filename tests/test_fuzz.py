@@ -53,9 +53,9 @@ from flolive import (
     RetryPolicy,
 )
 
-from .conftest import FakeSleep
-from .helpers import error_body, page_body, participant
-from .hostile import (
+from .support.clients import FakeSleep
+from .support.envelopes import error_body, page_body, participant
+from .support.hostile import (
     CAMPAIGNS,
     LOGIN,
     PASSWORD,

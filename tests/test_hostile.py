@@ -58,9 +58,9 @@ from flolive import (
 from flolive.errors import error_for_code
 from flolive.retry import is_pushback
 
-from .conftest import FakeSleep
-from .helpers import error_body, page_body, participant
-from .hostile import (
+from .support.clients import FakeSleep
+from .support.envelopes import error_body, page_body, participant
+from .support.hostile import (
     CAMPAIGNS,
     LOGIN,
     PARTICIPANTS,

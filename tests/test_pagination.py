@@ -25,7 +25,7 @@ from flolive import (
 )
 from flolive.sandbox import DataSet, Faults, Sandbox
 
-from .conftest import FakeSleep
+from .support.clients import FakeSleep
 
 EXPECTED_IDS = [1_030_247 + i for i in range(988)]
 PAGE_QS = re.compile(r"[?&]page=(\d+)")
@@ -571,7 +571,7 @@ async def test_on_page_reports_every_page_in_order() -> None:
 async def test_empty_page_after_total_elements_ends_an_absurd_list() -> None:
     from aiohttp import web
 
-    from .helpers import page_body, participant
+    from .support.envelopes import page_body, participant
 
     seen: list[int] = []
 

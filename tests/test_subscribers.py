@@ -55,8 +55,8 @@ from flolive._codec import codec_for
 from flolive.sandbox import DataSet, Faults, Sandbox
 from flolive.sandbox.server import PIT_EXPIRED
 
-from .conftest import BASE, FakeSleep
-from .readme import example
+from .support.clients import BASE, FakeSleep
+from .support.readme import example
 
 DATA = DataSet()
 CUSTOMER_1 = 25_000

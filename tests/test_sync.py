@@ -31,7 +31,7 @@ from flolive import cursor as async_cursor
 from flolive import pagination as async_pagination
 from flolive.sandbox import DataSet
 
-from .readme import example
+from .support.readme import example
 
 DATA = DataSet()
 

@@ -27,8 +27,8 @@ from flolive import (
     TransportError,
 )
 
-from .conftest import BASE, FakeSleep
-from .helpers import PagedScript, error_body, page_body
+from .support.clients import BASE, FakeSleep
+from .support.envelopes import PagedScript, error_body, page_body
 
 PARTICIPANTS = re.compile(r"^http://api\.test/api/v2/customer/1/campaign/2/participants\?.*$")
 

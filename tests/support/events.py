@@ -1,0 +1,56 @@
+"""Waits for events, never for a time.
+
+A test waits for what it needs to have happened (N requests seen, a page held,
+the loop's tasks gone), with a deadline far above any machine's need that only
+turns a broken test into a failure instead of a hang. Where only a condition
+can be watched (a scheduler's state, a counter of another thread), it is
+polled every few milliseconds: the wait still ends on the condition, so a
+machine twice as fast or twice as loaded changes nothing but the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: Seconds a wait may take before the test fails (only a broken test gets near it).
+DEADLINE = 30.0
+#: How often a condition that cannot notify is looked at.
+POLL = 0.002
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float = DEADLINE, what: str = "") -> None:
+    """Block the calling thread until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what or "condition never became true"
+        time.sleep(POLL)
+
+
+async def until(
+    condition: Callable[[], bool], *, timeout: float = DEADLINE, what: str = ""
+) -> None:
+    """Wait in the running loop until ``condition()`` holds (the loop runs on)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(POLL)
+    except TimeoutError:
+        raise AssertionError(what or "condition never became true") from None
+
+
+async def turns(n: int = 3) -> None:
+    """Let the loop run ``n`` times: what is scheduled now (an async
+    generator's finalizer, a cancelled task's cleanup) runs; no time passes."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def running_tasks() -> set[asyncio.Task[Any]]:
+    """The running loop's tasks but the caller's own. With the server on a
+    thread of its own (:class:`~tests.support.servers.ThreadedSandbox`), these
+    are the client's: none left means nothing can send another request."""
+    me = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not me}
