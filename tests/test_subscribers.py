@@ -56,7 +56,9 @@ from flolive.sandbox import DataSet, Faults, Sandbox
 from flolive.sandbox.server import PIT_EXPIRED
 
 from .support.clients import BASE, FakeSleep
+from .support.events import running_tasks, sdk_tasks, settled
 from .support.readme import example
+from .support.servers import CANCEL_HELD, RequestGate, ThreadedSandbox
 
 DATA = DataSet()
 CUSTOMER_1 = 25_000
@@ -80,15 +82,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def cursor_tasks() -> list[asyncio.Task[Any]]:
-    """Chunk requests of any cursor read still alive."""
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if getattr(t.get_coro(), "__qualname__", "").endswith("_ChunkStream._get")
-    ]
 
 
 # -- models ----------------------------------------------------------------------
@@ -482,40 +475,55 @@ async def test_read_ahead_requests_the_next_chunk_while_the_consumer_works(
         async with cursor.pages() as chunks:
             first = await anext(chunks)
             assert first.number == 0
-            assert len(cursor_tasks()) == (1 if read_ahead else 0)
+            assert len(sdk_tasks()) == (1 if read_ahead else 0)
             rest = [c async for c in chunks]
-        assert cursor_tasks() == []
+        assert sdk_tasks() == set()
         assert client.stats.requests == 3
     assert [c.number for c in rest] == [1, 2]
 
 
+def holding_request(
+    threaded_sandbox: Callable[..., ThreadedSandbox], number: int
+) -> tuple[ThreadedSandbox, RequestGate]:
+    """A sandbox on a thread of its own (every task of the test's loop is then
+    the client's) holding its ``number``-th request until the client gives up."""
+    gate = RequestGate(lambda _request: gate.seen == number)
+    return threaded_sandbox(middlewares=[gate.middleware], runner_options=CANCEL_HELD), gate
+
+
 @pytest.mark.usefixtures("no_leaks")
-async def test_breaking_out_of_a_cursor_read_leaks_nothing() -> None:
-    sandbox = Sandbox(latency=0.02)
-    async with sandbox as url, Client(base_url=url) as client:
+async def test_breaking_out_of_a_cursor_read_leaks_nothing(
+    threaded_sandbox: Callable[..., ThreadedSandbox],
+) -> None:
+    server, gate = holding_request(threaded_sandbox, 3)  # the read-ahead of chunk 2
+    async with Client(base_url=server.url) as client:
+        tasks = running_tasks()
         seen = 0
         async for _ in client.all_subscribers(1, chunk_size=1000):
             seen += 1
             if seen == 1500:
                 break
-        for _ in range(3):
-            await asyncio.sleep(0)  # the loop's finalizer closes the generator
-        assert cursor_tasks() == []
+        # The loop's finalizer closes the generator; the held read-ahead,
+        # left running, would never end.
+        await settled(tasks)
         assert client.stats.in_flight == 0
         sent = client.stats.requests
         assert sent == 3  # two chunks read, the read-ahead of the third cancelled
+        await gate.until(lambda g: g.held == g.cancelled == 1)
         cursor = client.all_subscribers(1, chunk_size=1000)
         async with cursor:
             async for _ in cursor:
                 break
-        assert cursor_tasks() == []
+        assert running_tasks() == tasks
         assert client.stats.in_flight == 0
 
 
 @pytest.mark.usefixtures("no_leaks")
-async def test_cancelling_the_consumer_cancels_the_read_ahead() -> None:
-    sandbox = Sandbox(latency=0.05)
-    async with sandbox as url, Client(base_url=url) as client:
+async def test_cancelling_the_consumer_cancels_the_read_ahead(
+    threaded_sandbox: Callable[..., ThreadedSandbox],
+) -> None:
+    server, gate = holding_request(threaded_sandbox, 2)  # the read-ahead of chunk 1
+    async with Client(base_url=server.url) as client:
         got_one = asyncio.Event()
 
         async def consume() -> None:
@@ -526,12 +534,14 @@ async def test_cancelling_the_consumer_cancels_the_read_ahead() -> None:
 
         task = asyncio.create_task(consume())
         await got_one.wait()
-        assert len(cursor_tasks()) == 1  # the read-ahead is in flight
+        await gate.until(lambda g: g.held == 1)
+        assert len(sdk_tasks()) == 1  # the read-ahead is in flight
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert cursor_tasks() == []
+        assert sdk_tasks() == set()
         assert client.stats.in_flight == 0
+        await gate.until(lambda g: g.held == g.cancelled == 1)
 
 
 async def test_max_items_stops_without_asking_for_more() -> None:

@@ -13,7 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import flolive
+
+_SDK = Path(flolive.__file__).parent
+_SANDBOX = _SDK / "sandbox"
 
 #: Seconds a wait may take before the test fails (only a broken test gets near it).
 DEADLINE = 30.0
@@ -54,3 +60,27 @@ def running_tasks() -> set[asyncio.Task[Any]]:
     are the client's: none left means nothing can send another request."""
     me = asyncio.current_task()
     return {t for t in asyncio.all_tasks() if t is not me}
+
+
+async def settled(keep: set[asyncio.Task[Any]], *, timeout: float = DEADLINE) -> None:
+    """Wait until every task of the loop but those in ``keep`` (and the
+    caller's) has finished: a task that never ends fails the test."""
+    try:
+        async with asyncio.timeout(timeout):
+            while left := running_tasks() - keep:
+                await asyncio.wait(left)
+    except TimeoutError:
+        raise AssertionError(f"tasks never finished: {running_tasks() - keep}") from None
+
+
+def sdk_tasks() -> set[asyncio.Task[Any]]:
+    """The running loop's tasks that run the SDK's own code (not its
+    sandbox's, nor aiohttp's): a listing's page fetches, a cursor's
+    read-ahead, whatever the SDK names them."""
+    found = set()
+    for task in running_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        where = Path(code.co_filename) if code is not None else None
+        if where is not None and where.is_relative_to(_SDK) and not where.is_relative_to(_SANDBOX):
+            found.add(task)
+    return found

@@ -95,9 +95,16 @@ class PageGate:
             await self._changed.wait_for(lambda: page in self.log[since:])
 
 
-def later_pages(request: web.Request) -> bool:
-    """Every request of a list page but the first (logins and single GETs pass)."""
-    return request.query.get("page", "0") != "0"
+def pages_from(first: int) -> Callable[[web.Request], bool]:
+    """Requests of list pages numbered ``first`` or more (logins and single GETs pass)."""
+    return lambda request: int(request.query.get("page", "0")) >= first
+
+
+#: Every request of a list page but the first.
+later_pages = pages_from(1)
+
+#: ``runner_options`` of a server that cancels a held handler when its client goes away.
+CANCEL_HELD = {"handler_cancellation": True, "shutdown_timeout": 1.0}
 
 
 class RequestGate:
