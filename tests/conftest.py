@@ -15,7 +15,7 @@ from flolive.sandbox import Sandbox
 
 from .support.clients import BASE, FakeSleep
 from .support.events import running_tasks, turns
-from .support.servers import PageGate, ThreadedSandbox, mocked_http
+from .support.servers import CANCEL_HELD, PageGate, RequestGate, ThreadedSandbox, mocked_http
 
 # Still imported from here by test_cli.py, test_export.py and
 # test_export_subscribers.py; new code imports them from tests.support.
@@ -100,3 +100,23 @@ def threaded_sandbox() -> Iterator[Callable[..., ThreadedSandbox]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def held_sandbox(
+    threaded_sandbox: Callable[..., ThreadedSandbox],
+) -> Callable[..., tuple[ThreadedSandbox, RequestGate]]:
+    """``held_sandbox(hold, **Sandbox kwargs)`` -> ``(server, gate)``: a
+    sandbox on a thread of its own (every task of the test's loop is then the
+    client's) behind a :class:`RequestGate` (``hold``, or one made of the
+    predicate ``hold``) holding requests until their client gives up (the
+    server then cancels the handler)."""
+
+    def start(
+        hold: RequestGate | Callable[..., bool], **kwargs: Any
+    ) -> tuple[ThreadedSandbox, RequestGate]:
+        gate = hold if isinstance(hold, RequestGate) else RequestGate(hold)
+        options = {"middlewares": [gate.middleware], "runner_options": CANCEL_HELD}
+        return threaded_sandbox(**options, **kwargs), gate
+
+    return start

@@ -31,7 +31,6 @@ from .support.clients import FakeSleep
 from .support.envelopes import page_body, participant
 from .support.events import running_tasks, settled
 from .support.servers import (
-    CANCEL_HELD,
     RequestGate,
     ThreadedSandbox,
     later_pages,
@@ -124,15 +123,6 @@ async def test_server_capped_page_size_yields_every_item_once() -> None:
     assert sorted(sizes[4:]) == [(n, "100") for n in range(1, 10)]
 
 
-def held_pages_from(
-    threaded_sandbox: Callable[..., ThreadedSandbox], first: int
-) -> tuple[ThreadedSandbox, RequestGate]:
-    """A sandbox on a thread of its own (so every task of the test's loop is
-    the client's) holding pages ``first`` and later until their client gives up."""
-    gate = RequestGate(pages_from(first))
-    return threaded_sandbox(middlewares=[gate.middleware], runner_options=CANCEL_HELD), gate
-
-
 async def assert_all_cancelled(
     client: Client, gate: RequestGate, tasks: set[asyncio.Task[Any]]
 ) -> None:
@@ -152,9 +142,9 @@ async def assert_all_cancelled(
 
 @pytest.mark.usefixtures("no_leaks")
 async def test_break_inside_the_fan_out_cancels_everything(
-    threaded_sandbox: Callable[..., ThreadedSandbox],
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
 ) -> None:
-    server, gate = held_pages_from(threaded_sandbox, 2)
+    server, gate = held_sandbox(pages_from(2))
     async with Client(base_url=server.url, max_concurrency=4, page_size=10) as client:
         tasks = running_tasks()
         seen = []
@@ -185,9 +175,9 @@ async def test_async_with_pager_closes_deterministically(
 
 @pytest.mark.usefixtures("no_leaks")
 async def test_cancelling_the_caller_cancels_the_fetches(
-    threaded_sandbox: Callable[..., ThreadedSandbox],
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
 ) -> None:
-    server, gate = held_pages_from(threaded_sandbox, 3)
+    server, gate = held_sandbox(pages_from(3))
     async with Client(base_url=server.url, max_concurrency=4, page_size=10) as client:
         tasks = running_tasks()
         seen: list[int] = []

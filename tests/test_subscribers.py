@@ -55,10 +55,10 @@ from flolive._codec import codec_for
 from flolive.sandbox import DataSet, Faults, Sandbox
 from flolive.sandbox.server import PIT_EXPIRED
 
-from .support.clients import BASE, FakeSleep
+from .support.clients import BASE, FakeSleep, make_client
 from .support.events import running_tasks, sdk_tasks, settled
 from .support.readme import example
-from .support.servers import CANCEL_HELD, RequestGate, ThreadedSandbox
+from .support.servers import RequestGate, ThreadedSandbox
 
 DATA = DataSet()
 CUSTOMER_1 = 25_000
@@ -482,20 +482,11 @@ async def test_read_ahead_requests_the_next_chunk_while_the_consumer_works(
     assert [c.number for c in rest] == [1, 2]
 
 
-def holding_request(
-    threaded_sandbox: Callable[..., ThreadedSandbox], number: int
-) -> tuple[ThreadedSandbox, RequestGate]:
-    """A sandbox on a thread of its own (every task of the test's loop is then
-    the client's) holding its ``number``-th request until the client gives up."""
-    gate = RequestGate(lambda _request: gate.seen == number)
-    return threaded_sandbox(middlewares=[gate.middleware], runner_options=CANCEL_HELD), gate
-
-
 @pytest.mark.usefixtures("no_leaks")
 async def test_breaking_out_of_a_cursor_read_leaks_nothing(
-    threaded_sandbox: Callable[..., ThreadedSandbox],
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
 ) -> None:
-    server, gate = holding_request(threaded_sandbox, 3)  # the read-ahead of chunk 2
+    server, gate = held_sandbox(RequestGate.nth(3))  # the read-ahead of chunk 2
     async with Client(base_url=server.url) as client:
         tasks = running_tasks()
         seen = 0
@@ -520,9 +511,9 @@ async def test_breaking_out_of_a_cursor_read_leaks_nothing(
 
 @pytest.mark.usefixtures("no_leaks")
 async def test_cancelling_the_consumer_cancels_the_read_ahead(
-    threaded_sandbox: Callable[..., ThreadedSandbox],
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
 ) -> None:
-    server, gate = holding_request(threaded_sandbox, 2)  # the read-ahead of chunk 1
+    server, gate = held_sandbox(RequestGate.nth(2))  # the read-ahead of chunk 1
     async with Client(base_url=server.url) as client:
         got_one = asyncio.Event()
 
@@ -644,10 +635,6 @@ def scripted(mocked: aioresponses, *answers: tuple[int, bytes]) -> CursorScript:
     return script
 
 
-def client(**kw: Any) -> Client:
-    return Client(base_url=BASE, token="t", sleep=FakeSleep(), **kw)
-
-
 async def test_without_a_total_the_read_ends_on_an_empty_chunk(mocked: aioresponses) -> None:
     script = scripted(
         mocked,
@@ -655,7 +642,7 @@ async def test_without_a_total_the_read_ends_on_an_empty_chunk(mocked: aiorespon
         (200, cursor_body([sim(2)], "b")),
         (200, cursor_body([], "c")),
     )
-    async with client() as c:
+    async with make_client() as c:
         got = await c.all_subscribers(1, chunk_size=2).collect()
     assert [s.iccid for s in got] == [sim(i)["iccid"] for i in range(3)]
     assert [b["pitId"] for b in script.bodies] == ["", "a", "b"]
@@ -664,7 +651,7 @@ async def test_without_a_total_the_read_ends_on_an_empty_chunk(mocked: aiorespon
 async def test_a_read_ending_short_of_the_total_warns_or_raises(mocked: aioresponses) -> None:
     answers = [(200, cursor_body([sim(0)], "a", total=5)), (200, cursor_body([], "b", total=5))]
     scripted(mocked, *answers, *answers, *answers)
-    async with client() as c:
+    async with make_client() as c:
         with pytest.warns(ListIncompleteWarning, match="after 1 records.*totalRecordAmount 5"):
             assert len(await c.all_subscribers(1).collect()) == 1
         with pytest.raises(CursorIncomplete) as info:
@@ -678,7 +665,7 @@ async def test_a_chunk_without_pit_id_is_handed_over_then_the_read_fails(
 ) -> None:
     script = scripted(mocked, (200, cursor_body([sim(0)], None, total=3)))
     got: list[Subscriber] = []
-    async with client() as c:
+    async with make_client() as c:
         with pytest.raises(DecodeError, match="pitId"):
             async for s in c.all_subscribers(1):
                 got.append(s)
@@ -705,7 +692,7 @@ async def test_which_errors_of_a_continuing_call_mean_the_session_is_lost(
     mocked: aioresponses, status: int, body: bytes, expired: bool
 ) -> None:
     scripted(mocked, (200, cursor_body([sim(0)], "a", total=2)), (status, body))
-    async with client(retry=RetryPolicy.disabled()) as c:
+    async with make_client(retry=RetryPolicy.disabled()) as c:
         with pytest.raises(FloliveError) as info:
             await c.all_subscribers(1).collect()
     assert isinstance(info.value, CursorExpired) is expired
@@ -731,7 +718,7 @@ async def test_a_lost_answer_is_retried_with_the_same_pit_id(mocked: aioresponse
         return script(url, **kwargs)
 
     mocked.post(ALL_1, callback=flaky, repeat=True)
-    async with client() as c:
+    async with make_client() as c:
         got = await c.all_subscribers(1).collect()
         assert c.stats.retries == 1
     assert [s.iccid for s in got] == [sim(0)["iccid"], sim(1)["iccid"]]
@@ -739,7 +726,7 @@ async def test_a_lost_answer_is_retried_with_the_same_pit_id(mocked: aioresponse
     # With retries off, the same reset is the transport error.
     calls = 0
     script.answers = [(200, cursor_body([sim(0)], "a", total=2))]
-    async with client(retry=RetryPolicy.disabled()) as c:
+    async with make_client(retry=RetryPolicy.disabled()) as c:
         with pytest.raises(TransportError):
             await c.all_subscribers(1).collect()
 
@@ -758,7 +745,7 @@ def test_retry_policy_retries_gets_and_idempotent_reads_only() -> None:
 
 async def test_a_redirected_cursor_call_is_refused(mocked: aioresponses) -> None:
     mocked.post(ALL_1, status=307, headers={"Location": f"{BASE}/elsewhere"})
-    async with client() as c:
+    async with make_client() as c:
         with pytest.raises(RedirectRefused, match="only GETs are redirected"):
             await c.all_subscribers(1).collect()
 
@@ -930,7 +917,7 @@ async def test_a_details_answer_with_other_than_one_item_is_a_decode_error(
         }
     )
     mocked.get(f"{BASE}/api/v2/subscriber/iccid/1", body=empty)
-    async with client() as c:
+    async with make_client() as c:
         with pytest.raises(DecodeError, match="expected one subscriber"):
             await c.subscriber("iccid", "1")
 

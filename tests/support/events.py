@@ -11,8 +11,9 @@ machine twice as fast or twice as loaded changes nothing but the wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,20 @@ def sdk_tasks() -> set[asyncio.Task[Any]]:
         if where is not None and where.is_relative_to(_SDK) and not where.is_relative_to(_SANDBOX):
             found.add(task)
     return found
+
+
+@contextlib.asynccontextmanager
+async def background(coro: Coroutine[Any, Any, Any]) -> AsyncIterator[asyncio.Task[Any]]:
+    """``coro`` as a task while the block runs, cancelled at its end: the
+    task must still be running then, and end cancelled."""
+    task = asyncio.create_task(coro)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the background task ended before it was cancelled")

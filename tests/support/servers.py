@@ -130,6 +130,12 @@ class RequestGate:
         gate = cls(lambda _request: gate.seen > n)
         return gate
 
+    @classmethod
+    def nth(cls, n: int) -> RequestGate:
+        """A gate holding the ``n``-th request only."""
+        gate = cls(lambda _request: gate.seen == n)
+        return gate
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         released = asyncio.Event()
