@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -178,25 +179,36 @@ class RequestGate:
 # -- serving apps ----------------------------------------------------------------
 
 
-async def start_app(app: web.Application, **runner_options: Any) -> tuple[web.AppRunner, str]:
-    """Serve ``app`` on a free port of 127.0.0.1 in the running loop: its
-    runner and base URL (stop it with :func:`stop_runner`)."""
+async def start_app(
+    app: web.Application, ssl_context: ssl.SSLContext | None = None, **runner_options: Any
+) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on a free port of 127.0.0.1 in the running loop (over TLS
+    with ``ssl_context``): its runner and base URL (stop it with :func:`stop_runner`)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **runner_options)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
     host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
+    return runner, f"{'https' if ssl_context else 'http'}://{host}:{port}"
 
 
 @contextlib.asynccontextmanager
-async def serving(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
+async def serving(
+    app: web.Application, ssl_context: ssl.SSLContext | None = None, **runner_options: Any
+) -> AsyncIterator[str]:
     """``async with serving(app) as url``: ``app`` served in the test's loop."""
-    runner, url = await start_app(app, **runner_options)
+    runner, url = await start_app(app, ssl_context, **runner_options)
     try:
         yield url
     finally:
         await stop_runner(runner)
+
+
+def answering(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
+    """An app that answers every method and path with ``handler``."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    return app
 
 
 def sandbox_app(sandbox: Sandbox, middlewares: list[Any] = ()) -> web.Application:  # type: ignore[assignment]
