@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,10 +251,10 @@ def test_listings_and_passes_have_the_async_surface(url: str, kind: str) -> None
             with it:
                 assert isinstance(it, sync.ListingIterator)
                 next(it)
-                state = {n for n in dir(it._source) if not n.startswith("_")} - {"aclose"}
+                state = {n for n in dir(it._pump.source) if not n.startswith("_")} - {"aclose"}
                 assert state <= set(dir(it))
                 assert {n: getattr(it, n) for n in state} == {
-                    n: getattr(it._source, n) for n in state
+                    n: getattr(it._pump.source, n) for n in state
                 }
                 assert it.items_read == 7
         other = "position" if kind == "pager" else "total_pages"
@@ -411,25 +412,30 @@ def test_arrow_batches_and_a_dask_plan(url: str) -> None:
         assert len(c.campaign_participants(1, 1).plan(pages_per_part=4)) == 3
 
 
-def test_the_loop_thread_is_woken_once_per_page_not_per_item(
+def test_the_loop_thread_is_woken_per_few_pages_not_per_item(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with sync.Client(base_url=url, page_size=100, prefetch=16) as c:
         calls: list[str] = []
-        call = c._loop.call
+        call, send = c._loop.call, c._loop.send
 
         def counting_call(fn: Any, **kwargs: Any) -> Any:
-            calls.append(getattr(fn, "__name__", "") or fn.func.__name__)
+            calls.append("call")
             return call(fn, **kwargs)
 
+        def counting_send(fn: Any, **kwargs: Any) -> None:
+            calls.append("send")
+            send(fn, **kwargs)
+
         monkeypatch.setattr(c._loop, "call", counting_call)
+        monkeypatch.setattr(c._loop, "send", counting_send)
         assert sum(1 for _ in c.campaign_participants(1, 1)) == 988
-        # Making the pager and its pass, then one call per page (10 pages),
-        # and one more to learn that the pass has ended.
-        assert calls == ["on_loop", "made"] + ["_step"] * 11
+        # Making the pager and its pass, starting the pass, then credit for 4
+        # more pages after every 4 pages read (10 pages; 8 handed over ahead at most).
+        assert calls == ["call", "call", "send", "send", "send"]
         calls.clear()
         assert len(c.campaign_participants(1, 1).collect()) == 988
-        assert calls == ["on_loop", "collect"]
+        assert calls == ["call", "call"]
 
 
 def eventually(condition: Callable[[], bool]) -> None:
@@ -447,11 +453,14 @@ def test_a_reader_that_stops_stops_the_fetching(threaded_sandbox: Callable[..., 
         baseline = loop_tasks(c)
         items = iter(c.campaign_participants(1, 1))
         assert next(items).id == ids(1, 1, 0, 1)[0]
-        # Still reading page 0: pages 1-2 are fetched ahead by the pager
-        # (prefetch 2), and nothing more: no task is left on the loop thread.
-        eventually(lambda: sandbox.stats.requests == 1 + 2 and loop_tasks(c) == baseline)
+        # Still reading page 0: pages 1-2 are handed over (credit for 2, plus
+        # 1 for page 0 read), pages 3-4 fetched ahead by the pager (prefetch
+        # 2); then no fetch is left, only the pump, waiting for more credit.
+        eventually(
+            lambda: sandbox.stats.requests == 1 + 2 + 2 and len(loop_tasks(c) - baseline) == 1
+        )
         assert c.campaign(1, 1).id == 1
-        assert sandbox.stats.requests == 1 + 2 + 1
+        assert sandbox.stats.requests == 1 + 2 + 2 + 1
         assert [p.id for p in items][:9] == ids(1, 1, 1, 10)
         assert sandbox.stats.requests == 99 + 1
 
@@ -755,4 +764,29 @@ def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
         "CUSTOMER_1037 Campaign does not exist",
         "[988, 0, 25]",
     ]
+    assert set(threading.enumerate()) == before
+
+
+# -- docs/sync.md -----------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "sync.md"
+_DOC_EXAMPLE = re.compile(
+    r"```python\n# example: (?P<name>[\w-]+)\n(?P<code>.*?)```\n\n"
+    r"prints\n\n```text\n(?P<out>.*?)```",
+    re.S,
+)
+DOC_EXAMPLES = list(_DOC_EXAMPLE.finditer(DOCS.read_text(encoding="utf-8")))
+
+
+def test_every_docs_example_is_checked() -> None:
+    assert len(DOC_EXAMPLES) == DOCS.read_text(encoding="utf-8").count("```python") == 5
+
+
+@pytest.mark.parametrize("found", DOC_EXAMPLES, ids=lambda m: m["name"])
+def test_docs_example_prints_what_the_page_says(
+    found: re.Match[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = set(threading.enumerate())
+    exec(found["code"], {})
+    assert capsys.readouterr().out == found["out"]
     assert set(threading.enumerate()) == before

@@ -11,8 +11,10 @@ and the async iterator's own attributes say what this thread was handed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import queue
 import sys
 import threading
 import weakref
@@ -21,7 +23,7 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 
 from .. import AsyncCursor, AsyncPager, Chunk, ClientNotOpenError, Page
 from ..parts import Part
-from .loop import CLOSED_MESSAGE, Closing, LoopThread
+from .loop import CLOSED_MESSAGE, SIGNAL_CHECK, Closing, LoopThread
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -37,20 +39,16 @@ class _AsyncPass(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _End:
+class _Signal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     def __repr__(self) -> str:
-        return "END"
+        return self.name
 
 
-_END = _End()
-
-
-async def _step(source: _AsyncPass) -> Any:
-    # StopAsyncIteration is returned, not raised: it must not cross a task.
-    try:
-        return await anext(source)
-    except StopAsyncIteration:
-        return _END
+_END = _Signal("END")
+_CLOSED = _Signal("CLOSED")
 
 
 def _read_through(obj: object, name: str, owner: object) -> Any:
@@ -66,10 +64,76 @@ def _read_through(obj: object, name: str, owner: object) -> Any:
     )
 
 
-def _public_names(own: Iterator[str], obj: object) -> list[str]:
-    """``dir()`` of a sync wrapper: its own names and the attributes read through."""
-    through = (n for n in dir(obj) if not n.startswith("_") and not callable(getattr(obj, n)))
-    return sorted({*own, *through})
+def _state_names(obj: object) -> list[str]:
+    """The public attributes of ``obj`` that are not methods: its settings and state."""
+    return [n for n in dir(obj) if not n.startswith("_") and not callable(getattr(obj, n))]
+
+
+class _Pump:
+    """Hands the pages of one async pass to the reading threads.
+
+    A task on the loop thread reads the async pass and puts each page in a
+    queue, with a copy of the pass's state as of that page, at most
+    ``handoff`` pages ahead of the readers. They hand credit back every
+    ``handoff // 2`` pages: the loop thread is woken once per that many pages,
+    and a reader waits only when no page is ready. The task holds no reference
+    to the :class:`ListingIterator`, so dropping that (``break``) closes the
+    pass at once.
+    """
+
+    def __init__(self, source: _AsyncPass, handoff: int) -> None:
+        self.source = source
+        self.names = _state_names(source)
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.handoff = max(2, handoff)
+        self.done = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._credit: asyncio.Semaphore | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {name: getattr(self.source, name) for name in self.names}
+
+    # -- on the loop thread
+
+    def start(self) -> None:
+        self._credit = asyncio.Semaphore(self.handoff)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task.add_done_callback(lambda _: self.done.set())
+
+    async def _run(self) -> None:
+        assert self._credit is not None
+        end: object = _END
+        try:
+            while True:
+                await self._credit.acquire()
+                try:
+                    page = await anext(self.source)
+                except StopAsyncIteration:
+                    return
+                self.queue.put((page, self.state()))
+        except Exception as exc:  # raised in the reading thread
+            end = exc
+        finally:
+            await self.source.aclose()
+            self.queue.put(end)
+
+    def release(self, n: int) -> None:
+        assert self._credit is not None
+        for _ in range(n):
+            self._credit.release()
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        else:
+            self.done.set()
+
+    # -- on a reading thread
+
+    def get(self) -> Any:
+        while True:  # in steps, so that a Ctrl+C is seen however long the page takes
+            with contextlib.suppress(queue.Empty):
+                return self.queue.get(timeout=SIGNAL_CHECK)
 
 
 class ListingIterator(Closing, Generic[X]):
@@ -90,17 +154,20 @@ class ListingIterator(Closing, Generic[X]):
     share one iterator: each item goes to one of them.
     """
 
-    def __init__(self, loop: LoopThread, make: Callable[[], _AsyncPass], *, items: bool) -> None:
-        async def made() -> _AsyncPass:
-            return make()
+    def __init__(
+        self, loop: LoopThread, make: Callable[[], _AsyncPass], *, items: bool, handoff: int
+    ) -> None:
+        async def made() -> _Pump:
+            return _Pump(make(), handoff)  # made on the loop thread, where it runs
 
-        # Made on the loop thread, where it runs.
-        self._source = loop.call(made)
+        self._pump = loop.call(made)
+        self._state_now = self._pump.state()
         self._loop = loop
         self._items = items
         self._buffer: Iterator[Any] = iter(())  # items of the current page still unread
-        self._lock = threading.Lock()  # one thread at a time asks for a page
-        self._state = "open"  # "open", "ended" (read to the end, or failed), "closed"
+        self._lock = threading.Lock()  # one thread at a time takes a page
+        self._taken = 0
+        self._status = "new"  # "new", "open", "ended" (read to the end, or failed), "closed"
         loop.passes.add(self)
 
     def __iter__(self) -> ListingIterator[X]:
@@ -119,56 +186,79 @@ class ListingIterator(Closing, Generic[X]):
                 self._buffer = iter(self._next_page().items)
 
     def _next_page(self) -> Any:
-        if self._state == "ended":
+        status, pump = self._status, self._pump
+        if status == "ended":
             raise StopIteration
-        if self._state == "closed":
-            if self._loop.closed:
-                raise ClientNotOpenError(CLOSED_MESSAGE)
-            raise RuntimeError(_PASS_CLOSED_MESSAGE)
+        if status == "closed" or self._loop.closed:
+            raise self._closed_error()
+        if status == "new":
+            self._loop.send(pump.start)
+            self._status = "open"
         try:
-            page = self._loop.call(functools.partial(_step, self._source))
-        except Exception:
-            if self._state == "closed":  # by another thread, while this one waited
-                raise RuntimeError(_PASS_CLOSED_MESSAGE) from None
-            self._state = "ended"
-            raise
+            got = pump.get()
         except BaseException:
-            # Ctrl+C: the call (and with it the async pass) was cancelled.
-            self.close()
+            self.close()  # Ctrl+C while waiting: stop the pass and its fetches first
             raise
-        if page is _END:
-            self._state = "ended"
-            raise StopIteration
-        return page
+        if isinstance(got, tuple):
+            page, self._state_now = got
+            self._taken += 1
+            if self._taken == pump.handoff // 2:
+                self._taken = 0
+                with contextlib.suppress(ClientNotOpenError):
+                    self._loop.send(functools.partial(pump.release, pump.handoff // 2))
+            return page
+        if got is _CLOSED:
+            raise self._closed_error()
+        self._status = "ended"
+        if isinstance(got, BaseException):
+            raise got
+        raise StopIteration
+
+    def _closed_error(self) -> Exception:
+        if self._loop.closed:
+            return ClientNotOpenError(CLOSED_MESSAGE)
+        return RuntimeError(_PASS_CLOSED_MESSAGE)
 
     def __getattr__(self, name: str) -> Any:
-        return _read_through(self.__dict__.get("_source"), name, self)
+        state = self.__dict__.get("_state_now", {})
+        if name in state:
+            return state[name]
+        raise AttributeError(
+            f"ListingIterator over {type(self._pump.source).__name__} has no attribute {name!r}"
+        )
 
     def __dir__(self) -> list[str]:
-        return _public_names(iter(super().__dir__()), self._source)
+        return sorted({*super().__dir__(), *self._state_now})
 
     def close(self) -> None:
         """Stop this pass and cancel its fetches; wait for that. Idempotent."""
-        state, self._state = self._state, "closed"
+        status, self._status = self._status, "closed"
         self._buffer = iter(())
         self._loop.passes.discard(self)
-        if state == "open":
-            # Without the lock: a thread waiting for a page holds it, and
-            # closing the async pass is what wakes it.
-            with contextlib.suppress(ClientNotOpenError):  # the loop is gone, and the pass too
-                self._loop.call(self._source.aclose, closing=True)
+        pump = self._pump
+        with contextlib.suppress(ClientNotOpenError):  # the loop is gone, and the pass too
+            if status == "new":
+                self._loop.call(pump.source.aclose, closing=True)
+            elif status == "open":
+                pump.queue.put(_CLOSED)  # wakes a thread waiting for a page
+                self._loop.send(pump.cancel, closing=True)
+                pump.done.wait()
 
     def __del__(self) -> None:
         # Runs as a `for` loop lets go of its iterator (`break`, an error in
         # the loop body): cancel the fetches now. On the loop thread (a cycle
         # collected there) waiting would deadlock: cancel without waiting.
-        if self.__dict__.get("_state") != "open" or sys.is_finalizing():
+        status = self.__dict__.get("_status")
+        if status not in ("new", "open") or sys.is_finalizing():
             return
-        if self._loop.in_loop_thread():
-            self._state = "closed"
-            self._loop.spawn(self._source.aclose)
-        else:
+        if not self._loop.in_loop_thread():
             self.close()
+        elif status == "new":
+            self._status = "closed"
+            self._loop.spawn(self._pump.source.aclose)
+        else:
+            self._status = "closed"
+            self._pump.cancel()
 
 
 class Listing(Closing, Generic[T, U]):
@@ -219,7 +309,7 @@ class Listing(Closing, Generic[T, U]):
             setattr(self._async, name, value)
 
     def __dir__(self) -> list[str]:
-        return _public_names(iter(super().__dir__()), self._async)
+        return sorted({*super().__dir__(), *_state_names(self._async)})
 
     def __iter__(self) -> ListingIterator[T]:
         return self.items()
@@ -263,6 +353,8 @@ class Listing(Closing, Generic[T, U]):
             self._loop,
             functools.partial(method, **given),  # type: ignore[arg-type]
             items=items,
+            # Pages handed over ahead of the reader: half a pager's prefetch.
+            handoff=getattr(self._async, "prefetch", 0) // 2,
         )
         self._passes.add(it)
         return it

@@ -26,7 +26,7 @@ R = TypeVar("R")
 
 CLOSED_MESSAGE = "this flolive.sync.Client is closed"
 
-_SIGNAL_CHECK = 0.1
+SIGNAL_CHECK = 0.1
 """Seconds a waiting thread blocks at a time. Python runs signal handlers
 between bytecodes: a Ctrl+C arriving just before a thread blocks in C would
 otherwise wait until the result came, however long that takes."""
@@ -91,7 +91,7 @@ class _Call(Generic[R]):
 
     def wait(self) -> R:
         """On the calling thread: the call's result, or its exception."""
-        while not self.finished.wait(_SIGNAL_CHECK):
+        while not self.finished.wait(SIGNAL_CHECK):
             pass
         return self.future.result()
 
@@ -181,6 +181,16 @@ class LoopThread:
         finally:
             with self._lock:
                 self._calls.discard(call)
+
+    def send(self, fn: Callable[[], object], *, closing: bool = False) -> None:
+        """Have ``fn()`` run soon on the loop thread, without waiting for it."""
+        with self._lock:
+            if self.closed and not closing:
+                raise ClientNotOpenError(CLOSED_MESSAGE)
+            try:
+                self._loop.call_soon_threadsafe(fn)
+            except RuntimeError:  # the loop has stopped
+                raise ClientNotOpenError(CLOSED_MESSAGE) from None
 
     def spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Start ``fn()`` on the loop thread without waiting for it, as cleanup
