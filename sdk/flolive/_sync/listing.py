@@ -89,6 +89,8 @@ class _Pump:
         self.done = threading.Event()
         self._task: asyncio.Task[None] | None = None
         self._credit: asyncio.Semaphore | None = None
+        self._started = False
+        self._stop = False
 
     def state(self) -> dict[str, Any]:
         return {name: getattr(self.source, name) for name in self.names}
@@ -98,13 +100,18 @@ class _Pump:
     def start(self) -> None:
         self._credit = asyncio.Semaphore(self.handoff)
         self._task = asyncio.get_running_loop().create_task(self._run())
-        self._task.add_done_callback(lambda _: self.done.set())
+        self._task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._task = None  # the task refers to this pump: break the cycle
+        self.done.set()
 
     async def _run(self) -> None:
         assert self._credit is not None
+        self._started = True
         end: object = _END
         try:
-            while True:
+            while not self._stop:
                 await self._credit.acquire()
                 try:
                     page = await anext(self.source)
@@ -123,10 +130,11 @@ class _Pump:
             self._credit.release()
 
     def cancel(self) -> None:
-        if self._task is not None:
+        # A task cancelled before its first step would never run its `finally`,
+        # and so never close the source: one not started yet stops as it starts.
+        self._stop = True
+        if self._task is not None and self._started:
             self._task.cancel()
-        else:
-            self.done.set()
 
     # -- on a reading thread
 
@@ -223,8 +231,9 @@ class ListingIterator(Closing, Generic[X]):
         state = self.__dict__.get("_state_now", {})
         if name in state:
             return state[name]
+        source = getattr(self.__dict__.get("_pump"), "source", None)
         raise AttributeError(
-            f"ListingIterator over {type(self._pump.source).__name__} has no attribute {name!r}"
+            f"ListingIterator over {type(source).__name__} has no attribute {name!r}"
         )
 
     def __dir__(self) -> list[str]:
