@@ -16,6 +16,8 @@ import pytest
 
 from flolive import _logging as L
 
+from .readme import example
+
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 
 
@@ -407,3 +409,17 @@ def test_no_line_holds_a_token_password_or_proxy_credential(tmp_path: Path) -> N
     assert sum("[redacted]" in line for line in lines) == 2  # the two careless calls
     leaks = [(secret, line) for line in lines for secret in out["secrets"] if secret in line]
     assert leaks == []
+
+
+def test_the_docs_example_configures_logging_in_code() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "logging.md"
+    done = subprocess.run(
+        [sys.executable, "-c", example("logging-config", docs)],
+        env={k: v for k, v in os.environ.items() if k != L.ENV_VAR},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout == "988\n"
+    assert done.stderr == ""  # no retries in a faultless sandbox, and nothing below INFO

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from importlib.metadata import entry_points
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,6 +16,8 @@ import flolive
 import flolive.sync
 import flolive.testing
 from flolive.sandbox import Sandbox
+
+from .readme import example
 
 pytest_plugins = ["pytester"]
 
@@ -121,6 +124,15 @@ def test_fixtures_work_and_stop_their_sandboxes(
     assert len(urls) == 5
     assert len(set(urls)) == 5
     assert [url for url in urls if not _closed(url)] == []
+
+
+def test_the_docs_examples_pass(pytester: pytest.Pytester) -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+    client = example("testing-client", docs)
+    assert len(client.strip().splitlines()) == 3  # the three-line example
+    pytester.makefile(".ini", pytest=_INI.format(mode="auto"))
+    pytester.makepyfile(test_client=client, test_factory=example("testing-factory", docs))
+    pytester.runpytest(*_ARGS).assert_outcomes(passed=2, warnings=0)
 
 
 def test_the_plugin_is_registered_by_its_entry_point(pytestconfig: pytest.Config) -> None:
