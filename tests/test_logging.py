@@ -193,6 +193,25 @@ def test_attempt_lines(caplog: pytest.LogCaptureFixture) -> None:
     }
 
 
+def test_params_join_the_path_only_when_a_line_is_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=L.LOGGER)
+    params = {"page": 3, "size": 100, "token": "sbx-1-0123456789"}
+    L.log_attempt("GET", "/p", 200, 1.0, None, 1, params=params)
+    L.log_attempt("GET", "/p?a=b", 200, 1.0, None, 1, params={"page": 1})
+    L.log_relogin("GET", "/p", params={"page": 2})
+    L.log_retry("GET", "/p", attempt=1, max_retries=1, delay=0, error="x", params={"page": 4})
+    L.log_throttle("GET", "/p", "x", params={"page": 5})
+    assert [m for _, _, m in _lines(caplog)] == [
+        "GET /p?page=3&size=100&token=[redacted] 200 1.0ms request_id=- attempt=1",
+        "GET /p?a=b&page=1 200 1.0ms request_id=- attempt=1",
+        "GET /p?page=2: HTTP 401, logging in again",
+        "retry 1 of 1 in 0.00 s: GET /p?page=4: x",
+        "GET /p?page=5 pushed back: x",
+    ]
+
+
 def test_info_lines(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=L.LOGGER)
     L.log_retry("GET", "/p?page=1", attempt=2, max_retries=3, delay=1.25, error="HTTP 500")

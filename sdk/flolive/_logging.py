@@ -33,7 +33,7 @@ import re
 import sys
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 __all__ = [
     "AUTH_LOGGER",
@@ -175,6 +175,17 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+Params = Mapping[str, str | int] | None
+"""Query parameters sent beside the path (as aiohttp's ``params=``)."""
+
+
+def _path(path_and_query: str, params: Params, secrets: tuple[str | None, ...]) -> str:
+    if params:
+        sep = "&" if "?" in path_and_query else "?"
+        path_and_query = f"{path_and_query}{sep}{urlencode(params)}"
+    return redact_url(path_and_query, *secrets)
+
+
 def _quoted(value: str | None, secrets: tuple[str | None, ...]) -> str:
     """A server-chosen word (a request id) for a line: ``-`` when absent."""
     return "-" if not value else redact_text(value, *secrets).replace(" ", "_")
@@ -198,6 +209,7 @@ def log_attempt(
     attempt: int,
     *,
     error: BaseException | str | None = None,
+    params: Params = None,
     secrets: tuple[str | None, ...] = (),
 ) -> None:
     """One HTTP attempt, at DEBUG on ``flolive.http``, as
@@ -206,12 +218,14 @@ def log_attempt(
     Call it once per attempt, when its answer's status is known (or it failed:
     ``status=None`` and ``error`` the failure, written as ``failed`` and
     ``error=...``). ``elapsed_ms`` is the time from sending to the status (or
-    failure), ``attempt`` counts from 1. ``secrets``: the request's own
-    credentials (its token), taken out of whatever the line quotes.
+    failure), ``attempt`` counts from 1. ``params``: query parameters sent
+    beside the path, joined to it only when the line is written (so the hot
+    path builds no string). ``secrets``: the request's own credentials (its
+    token), taken out of whatever the line quotes.
     """
     if not _http.isEnabledFor(logging.DEBUG):
         return
-    path = redact_url(path_and_query, *secrets)
+    path = _path(path_and_query, params, secrets)
     rid = _quoted(request_id, secrets)
     fields: dict[str, Any] = {
         "method": method,
@@ -255,6 +269,7 @@ def log_retry(
     max_retries: int,
     delay: float,
     error: BaseException | str,
+    params: Params = None,
     secrets: tuple[str | None, ...] = (),
 ) -> None:
     """A retry decided, at INFO on ``flolive.retry``, as
@@ -262,11 +277,11 @@ def log_retry(
 
     ``attempt`` is the number of the attempt that failed (so of the retry
     coming), ``delay`` the seconds waited before it, ``error`` the failure,
-    ``secrets`` as for :func:`log_attempt`.
+    ``params`` and ``secrets`` as for :func:`log_attempt`.
     """
     if not _retry.isEnabledFor(logging.INFO):
         return
-    path = redact_url(path_and_query, *secrets)
+    path = _path(path_and_query, params, secrets)
     text = _error_text(error, secrets)
     _retry.info(
         "retry %d of %d in %.2f s: %s %s: %s",
@@ -295,16 +310,17 @@ def log_throttle(
     error: BaseException | str,
     *,
     pause: float | None = None,
+    params: Params = None,
     secrets: tuple[str | None, ...] = (),
 ) -> None:
     """The server pushed back (429, 500, 503, ``GLOBAL_1001``), at INFO on
     ``flolive.retry``, as ``GET /api/v2/... pushed back: RateLimited: ...``,
     with ``; the client pauses 2.00 s`` when ``pause`` (the seconds every
-    request of the client now waits) is given; ``secrets`` as for
-    :func:`log_attempt`."""
+    request of the client now waits) is given; ``params`` and ``secrets`` as
+    for :func:`log_attempt`."""
     if not _retry.isEnabledFor(logging.INFO):
         return
-    path = redact_url(path_and_query, *secrets)
+    path = _path(path_and_query, params, secrets)
     text = _error_text(error, secrets)
     extra = {"flolive": {"method": method, "path": path, "error": text, "pause": pause}}
     if pause is None:
@@ -321,14 +337,19 @@ def log_throttle(
 
 
 def log_relogin(
-    method: str, path_and_query: str, status: int = 401, *, secrets: tuple[str | None, ...] = ()
+    method: str,
+    path_and_query: str,
+    status: int = 401,
+    *,
+    params: Params = None,
+    secrets: tuple[str | None, ...] = (),
 ) -> None:
     """A refused token is being replaced by a new login, at INFO on
     ``flolive.auth``, as ``GET /api/v2/...: HTTP 401, logging in again``;
-    ``secrets`` as for :func:`log_attempt` (the refused token)."""
+    ``params`` and ``secrets`` as for :func:`log_attempt` (the refused token)."""
     if not _auth.isEnabledFor(logging.INFO):
         return
-    path = redact_url(path_and_query, *secrets)
+    path = _path(path_and_query, params, secrets)
     _auth.info(
         "%s %s: HTTP %d, logging in again",
         method,
