@@ -12,9 +12,10 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 _BLOCK = re.compile(r"```python\n# example: (?P<name>[\w-]+)\n(?P<code>.*?)```", re.S)
 
 
-def example(name: str) -> str:
-    """The code of README example ``name`` (without its marker line)."""
-    for m in _BLOCK.finditer(README.read_text(encoding="utf-8")):
+def example(name: str, source: Path = README) -> str:
+    """The code of example ``name`` of README.md (or of the Markdown file
+    ``source``, such as a page under docs/), without its marker line."""
+    for m in _BLOCK.finditer(source.read_text(encoding="utf-8")):
         if m.group("name") == name:
             return m.group("code")
-    raise LookupError(f"README.md has no example {name!r}")
+    raise LookupError(f"{source.name} has no example {name!r}")
