@@ -50,7 +50,7 @@ MIN_RATE = 0.5
 def check_max_rate(name: str, value: object) -> float | str | None:
     """``"auto"``, ``None`` or a finite number of requests per second > 0."""
     if value is None or value == "auto":
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ValueError(
             f"{name} must be 'auto', None or a finite number of requests/s > 0; got {value!r}"
