@@ -1039,10 +1039,11 @@ def future_date(seconds: float) -> str:
 EXACT_RETRY_AFTER: list[tuple[str, dict[str, str], float | None]] = [
     ("seconds", {"Retry-After": "5"}, 5.0),
     ("padded", {"Retry-After": " 7 "}, 7.0),
-    ("zero", {"Retry-After": "0"}, 0.0),
+    # A wait of 0, below zero or in the past is no hint: backoff applies (#14).
+    ("zero-is-no-hint", {"Retry-After": "0"}, None),
     ("capped", {"Retry-After": "120"}, 60.0),
-    ("negative-is-zero", {"Retry-After": "-5"}, 0.0),
-    ("past-date-is-zero", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+    ("negative-is-no-hint", {"Retry-After": "-5"}, None),
+    ("past-date-is-no-hint", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
     ("far-date-capped", {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, 60.0),
     ("nan", {"Retry-After": "nan"}, None),
     ("inf", {"Retry-After": "inf"}, None),
@@ -1054,7 +1055,7 @@ EXACT_RETRY_AFTER: list[tuple[str, dict[str, str], float | None]] = [
     ("overflowing-zone", {"Retry-After": "Fri, 31 Dec 2024 23:59:59 +99999999999999999999"}, None),
     ("none", {}, None),
     ("ms", {"retry-after-ms": "1500"}, 1.5),
-    ("ms-negative", {"retry-after-ms": "-1"}, 0.0),
+    ("ms-negative-is-no-hint", {"retry-after-ms": "-1"}, None),
     ("ms-wins", {"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
     ("ms-bad-falls-back", {"retry-after-ms": "nan", "Retry-After": "4"}, 4.0),
     ("ms-1e999", {"retry-after-ms": "1e999"}, None),

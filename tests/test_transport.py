@@ -377,7 +377,10 @@ def test_retry_after_parsing() -> None:
     assert policy.retry_after({"Retry-After": "2.5"}) == 2.5
     assert policy.retry_after({"retry-after-ms": "1500"}) == 1.5
     assert policy.retry_after({"Retry-After": "999"}) == 60
-    assert policy.retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
+    # A wait of 0 or in the past is no hint: backoff applies (#14).
+    assert policy.retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert policy.retry_after({"Retry-After": "0"}) is None
+    assert policy.retry_after({"retry-after-ms": "-5"}) is None
     assert policy.retry_after({"Retry-After": "soon"}) is None
     assert policy.retry_after({}) is None
 

@@ -12,21 +12,27 @@ aiohttp is asyncio-only, so the SDK runs on asyncio; there is no trio backend.
 """
 
 from ._auth import TokenProvider
+from ._base_client import ClientState
+from ._options import CursorOptions, ListOptions
 from ._transport import ClientStats
-from ._version import __version__
-from .client import (
+from ._types import (
     USE_CLIENT_DEFAULT,
-    Client,
-    ClientState,
-    CursorOptions,
-    ListOptions,
+    CursorToken,
+    OnListChange,
+    OnPage,
+    RequestContext,
+    Response,
+    ResumeToken,
     UseClientDefault,
 )
-from .cursor import AsyncCursor, CursorItemIterator, CursorPageIterator, CursorToken
+from ._version import __version__
+from .client import Client
+from .cursor import AsyncCursor, CursorItemIterator, CursorPageIterator
 from .errors import (
     APIError,
     AuthenticationError,
     CampaignNotFound,
+    CertificateError,
     ClientNotOpenError,
     CursorExpired,
     CursorIncomplete,
@@ -42,9 +48,9 @@ from .errors import (
     ListIncomplete,
     ListIncompleteWarning,
     PageMismatch,
+    ProxyError,
     RateLimited,
     RedirectRefused,
-    RequestContext,
     RequestTimeout,
     ResponseTooLarge,
     ServerError,
@@ -69,7 +75,7 @@ from .models import (
     SubscriberIdType,
     SubscriberStatus,
 )
-from .pagination import AsyncPager, ItemIterator, OnListChange, OnPage, PageIterator, ResumeToken
+from .pagination import AsyncPager, ItemIterator, PageIterator
 from .retry import RetryPolicy
 
 __all__ = [
@@ -81,6 +87,7 @@ __all__ = [
     "Campaign",
     "CampaignNotFound",
     "CampaignStatus",
+    "CertificateError",
     "Chunk",
     "Client",
     "ClientNotOpenError",
@@ -116,10 +123,12 @@ __all__ = [
     "Participant",
     "ParticipantStatus",
     "Profile",
+    "ProxyError",
     "RateLimited",
     "RedirectRefused",
     "RequestContext",
     "RequestTimeout",
+    "Response",
     "ResponseTooLarge",
     "ResumeToken",
     "RetryPolicy",

@@ -14,7 +14,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .errors import DecodeError, FloliveError, RequestContext, error_for_code, error_for_status
+from ._types import RequestContext, Response, request_id_of
+from .errors import DecodeError, FloliveError, error_for_code, error_for_status
 from .models import CursorEnvelope, Envelope, ErrorEnvelope, Page, Pageable
 
 T = TypeVar("T")
@@ -129,6 +130,7 @@ class EnvelopeCodec(Generic[T]):
             size=pageable.size,
             total_pages=pageable.total_pages,
             total_elements=pageable.total_elements,
+            request_id=request_id_of(ctx.headers),
         )
 
 
@@ -157,11 +159,14 @@ class CursorCodec(Generic[T]):
             CursorEnvelope[item_type]  # type: ignore[valid-type]
         )
 
-    def chunk(self, body: bytes, http_status: int, ctx: RequestContext) -> CursorEnvelope[T]:
-        """A success answer whose ``content`` is a list; raises the typed error otherwise."""
+    def chunk(
+        self, body: bytes, http_status: int, ctx: RequestContext
+    ) -> tuple[CursorEnvelope[T], str | None]:
+        """A success answer whose ``content`` is a list, and the answer's
+        request id; raises the typed error otherwise."""
         env = _decode(self._decoder, body, http_status, ctx)
         _content(env.content, body, http_status, ctx)
-        return env
+        return env, request_id_of(ctx.headers)
 
 
 def cursor_codec_for(item_type: type[T]) -> CursorCodec[T]:
@@ -170,3 +175,9 @@ def cursor_codec_for(item_type: type[T]) -> CursorCodec[T]:
     if codec is None:
         codec = _cursor_codecs[item_type] = CursorCodec(item_type)
     return codec
+
+
+def raw_response(body: bytes, http_status: int, ctx: RequestContext) -> Response:
+    """A 2xx answer as it came, for :meth:`flolive.Client.request`."""
+    headers = ctx.headers if ctx.headers is not None else {}
+    return Response(http_status, headers, body, request_id_of(headers))

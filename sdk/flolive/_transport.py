@@ -28,8 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from types import EllipsisType
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -38,17 +37,19 @@ from yarl import URL
 from ._auth import Auth, check_token
 from ._codec import error_from_response
 from ._limiter import Limiter
+from ._types import RequestContext, ResumeToken, safe_headers
 from .errors import (
     AuthenticationError,
+    CertificateError,
     ClientNotOpenError,
     DeadlineExceeded,
     FloliveError,
     RateLimited,
     RedirectRefused,
-    RequestContext,
     RequestTimeout,
     ResponseTooLarge,
     TransportError,
+    error_for_status,
 )
 from .retry import RetryPolicy, is_pushback
 
@@ -144,9 +145,6 @@ class Transport:
         session: aiohttp.ClientSession,
         max_concurrency: int,
         auth: Auth,
-        retry: RetryPolicy,
-        timeout: float | None,
-        max_response_size: int,
         headers: Mapping[str, str],
         sleep: Sleep,
         stats: ClientStats,
@@ -163,9 +161,6 @@ class Transport:
         # first use (about 25 ms in a cold process), and a limit that can adapt.
         self.limiter = Limiter(max_concurrency, adaptive=adaptive)
         self.auth = auth
-        self.retry = retry
-        self.timeout = timeout
-        self.max_response_size = max_response_size
         self.headers = dict(headers)
         self.sleep = sleep
         self.stats = stats
@@ -193,13 +188,15 @@ class Transport:
         path: str,
         parse: Parse[R],
         *,
+        timeout: float | None,
+        retry: RetryPolicy,
+        max_response_size: int,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         page: int | None = None,
-        timeout: float | EllipsisType | None = ...,
-        retry: RetryPolicy | None = None,
+        resume: ResumeToken | None = None,
         deadline: float | None = None,
-        max_response_size: int | None = None,
+        headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
         sensitive: bool = False,
         idempotent: bool = False,
@@ -207,22 +204,29 @@ class Transport:
         """Send until success or a final typed error; ``parse`` turns a 2xx body
         into the result (and raises typed errors for error envelopes).
 
-        ``path`` is already percent-encoded. ``deadline`` is an event-loop time
-        by which the whole request, waits and retries included, must be done.
-        Only GETs are retried, and other requests marked ``idempotent`` (a
-        cursor read, which sends the same ``pitId`` again).
+        ``timeout``, ``retry`` and ``max_response_size`` are the call's own,
+        resolved by the client. ``path`` is already percent-encoded.
+        ``deadline`` is an event-loop time by which the whole request, waits
+        and retries included, must be done. ``resume`` is the token every error
+        of this request carries (a page of a listing). ``headers`` are the
+        call's extra headers, over the client's. Only GETs are retried, and
+        other requests marked ``idempotent`` (a cursor read, which sends the
+        same ``pitId`` again).
         """
-        ctx = RequestContext(method, path, page, sensitive, idempotent)
+        ctx = RequestContext(
+            method, path, page, sensitive, idempotent, resume, None, self.proxy is not None
+        )
         attempts = self._attempts(
             ctx,
             parse,
             params,
             json,
-            self.timeout if isinstance(timeout, EllipsisType) else timeout,
-            retry or self.retry,
+            timeout,
+            retry,
             deadline,
-            max_response_size or self.max_response_size,
+            max_response_size,
             authenticate,
+            headers,
         )
         if deadline is None:
             return await attempts
@@ -247,6 +251,7 @@ class Transport:
         deadline: float | None,
         max_size: int,
         authenticate: bool,
+        extra_headers: Mapping[str, str] | None,
     ) -> R:
         url = URL(self._base + ctx.path, encoded=True)
         refreshed = False
@@ -258,14 +263,14 @@ class Transport:
             token = await self._token(ctx) if authenticate else None
             body = b""
             try:
-                status, body, retry_after, epoch = await self._send(
-                    ctx, url, params, json, token, per_try, max_size, policy
+                status, body, retry_after, epoch, answered = await self._send(
+                    ctx, url, params, json, token, per_try, max_size, policy, extra_headers
                 )
                 if 200 <= status < 300:
-                    result = parse(body, status, ctx)
+                    result = parse(body, status, answered)
                     self.limiter.succeeded()
                     return result
-                error = error_from_response(status, body, retry_after, ctx)
+                error = error_from_response(status, body, retry_after, answered)
             except FloliveError as exc:
                 error = exc
             if token is not None and len(token) >= _MIN_REDACTED:
@@ -281,7 +286,7 @@ class Transport:
                 refreshed = True
                 attempt -= 1
                 logger.info("%s %s: HTTP 401, getting a new token", ctx.method, ctx.path)
-                await self._on_page(ctx, self.auth.refresh(token))
+                await self._for_request(ctx, self.auth.refresh(token))
                 continue
             if is_pushback(error):
                 self.stats.throttles += 1
@@ -314,21 +319,21 @@ class Transport:
                 await self.sleep(delay)
 
     async def _token(self, ctx: RequestContext) -> str | None:
-        token = await self._on_page(ctx, self.auth.token())
+        token = await self._for_request(ctx, self.auth.token())
         if token is not None:
             check_token(token, ctx)
         return token
 
     @staticmethod
-    async def _on_page(ctx: RequestContext, action: Awaitable[A]) -> A:
-        """Run an auth step (login, re-login, provider), reporting its failure
-        on the page that needed it."""
+    async def _for_request(ctx: RequestContext, action: Awaitable[A]) -> A:
+        """Run an auth step (login, re-login, provider). A login shared by many
+        requests fails once: each of them raises its own copy of that error,
+        on its own page and with its own resume token."""
         try:
             return await action
         except FloliveError as exc:
-            if exc.page is None:
-                exc.page = ctx.page
-            raise
+            failed = exc
+        raise failed.for_request(ctx.page, ctx.resume) from None
 
     def _headers_for(self, token: str | None) -> dict[str, str]:
         cached_token, headers = self._authed_headers
@@ -351,8 +356,11 @@ class Transport:
         per_try: float | None,
         max_size: int,
         policy: RetryPolicy,
-    ) -> tuple[int, bytes, float | None, int]:
+        extra_headers: Mapping[str, str] | None,
+    ) -> tuple[int, bytes, float | None, int, RequestContext]:
         headers = self._headers_for(token)
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         limiter = self.limiter
         while True:
             await self._gate.wait()
@@ -367,11 +375,11 @@ class Transport:
                     "the client is closed; use it inside `async with Client(...)`", context=ctx
                 )
             for _ in range(_MAX_REDIRECTS + 1):
-                status, body, retry_after, location = await self._exchange(
+                status, body, retry_after, location, answered = await self._exchange(
                     ctx, url, params, json, headers, per_try, max_size, policy
                 )
                 if location is None:
-                    return status, body, retry_after, epoch
+                    return status, body, retry_after, epoch, answered
                 # The Location carries the query it wants: params are not re-added.
                 url, params = self._follow(ctx, status, url, location), None
             raise RedirectRefused(
@@ -411,15 +419,17 @@ class Transport:
         per_try: float | None,
         max_size: int,
         policy: RetryPolicy,
-    ) -> tuple[int, bytes, float | None, str | None]:
-        """One HTTP exchange: (status, body, Retry-After, Location of a redirect)."""
+    ) -> tuple[int, bytes, float | None, str | None, RequestContext]:
+        """One HTTP exchange: (status, body, Retry-After, Location of a
+        redirect, the context with the answer's headers)."""
         stats = self.stats
         stats.requests += 1
         stats.in_flight += 1
         if stats.in_flight > stats.max_in_flight:
             stats.max_in_flight = stats.in_flight
-        failure: str | None = None
+        failure: FloliveError | None = None
         timed_out = False
+        answered = ctx
         try:
             async with self.session.request(
                 ctx.method,
@@ -433,9 +443,10 @@ class Transport:
                 allow_redirects=False,
             ) as resp:
                 status = resp.status
+                answered = replace(ctx, headers=safe_headers(resp.headers))
                 if status in _REDIRECT_STATUSES and "Location" in resp.headers:
-                    return status, b"", None, resp.headers["Location"]
-                body = await _read_limited(resp, max_size, ctx)
+                    return status, b"", None, resp.headers["Location"], answered
+                body = await _read_limited(resp, max_size, answered)
                 retry_after = policy.retry_after(resp.headers) if status in (429, 503) else None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             timed_out = True
@@ -444,20 +455,20 @@ class Transport:
             # headers) must not travel with our error. OSError, ValueError and
             # LookupError come from below aiohttp's own wrapping: odd sockets,
             # invalid header values, unknown encodings.
-            failure = _describe(exc, ctx)
+            failure = _failure(exc, answered)
         except RuntimeError as exc:
             if not self.session.closed:
                 raise
-            failure = f"the session is closed ({exc})"
+            failure = TransportError(f"the session is closed ({exc})", context=ctx)
         finally:
             stats.in_flight -= 1
         if timed_out:
             within = f" within {per_try:.3g} s" if per_try else ""
             raise RequestTimeout(f"no complete response{within}", context=ctx)
         if failure is not None:
-            raise TransportError(failure, context=ctx)
+            raise failure
         stats.bytes_received += len(body)
-        return status, body, retry_after, None
+        return status, body, retry_after, None, answered
 
 
 _REDACTED = "[redacted]"
@@ -466,16 +477,35 @@ _REDACTED = "[redacted]"
 _MIN_REDACTED = 8
 
 
-def _describe(exc: BaseException, ctx: RequestContext) -> str:
-    """What a low-level failure says, for our error. A parser's message may
-    quote the bytes it choked on, and a login's answer holds a token: for a
-    sensitive request only the class is told."""
+def _failure(exc: BaseException, ctx: RequestContext) -> FloliveError:
+    """Our error for a failure below HTTP, in a plain sentence where the
+    failure is a common one (refused, unresolvable, certificate, proxy). A
+    parser's message may quote the bytes it choked on, and a login's answer
+    holds a token: for a sensitive request only the class is told."""
     name = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = exc.certificate_error
+        reason = getattr(cert, "verify_message", None) or str(cert)
+        return CertificateError(
+            f"the TLS certificate of {exc.host}:{exc.port} did not verify ({reason})",
+            context=ctx,
+        )
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return error_for_status(exc.status, body=None, context=replace(ctx, proxied=True))
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return TransportError(f"cannot connect to the proxy {exc.host}:{exc.port}", context=ctx)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return TransportError(f"cannot resolve the host name {exc.host!r}", context=ctx)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        why = (exc.os_error.strerror or str(exc.os_error)).lower()
+        return TransportError(f"cannot connect to {exc.host}:{exc.port}: {why}", context=ctx)
     if ctx.sensitive:
-        return f"{name} (details withheld: the answer may hold credentials)"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{name}: {exc.status} {exc.message}"
-    return f"{name}: {exc}"
+        detail = f"{name} (details withheld: the answer may hold credentials)"
+    elif isinstance(exc, aiohttp.ClientResponseError):
+        detail = f"{name}: {exc.status} {exc.message}"
+    else:
+        detail = f"{name}: {exc}"
+    return TransportError(detail, context=ctx)
 
 
 def _redacted(body: bytes, token: str | None) -> bytes:

@@ -1,46 +1,40 @@
-"""The :class:`Client`: settings, session lifetime, and the endpoint methods."""
+"""The :class:`Client`: the endpoint methods of floLIVE's API v2.
+
+The machinery every method goes through (settings, session, the transport,
+listings and cursor reads) is :mod:`flolive._base_client`; this module only
+says which path each endpoint has, which type its items are, and how its
+arguments become one safe path segment.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import copy
-import enum
-import math
-import os
 import ssl as _ssl
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypedDict, TypeVar, Unpack
+from collections.abc import Mapping, Sequence
+from typing import Unpack
 from urllib.parse import quote
 
 import aiohttp
-import msgspec
-from aiohttp.helpers import get_env_proxy_for_url
-from yarl import URL
 
-from ._auth import Auth, PasswordAuth, ProviderAuth, StaticToken, TokenProvider
-from ._closing import AsyncClosing
-from ._codec import codec_for, cursor_codec_for
-from ._source import ListSource
-from ._transport import ClientStats, Sleep, Transport
-from ._version import __version__
-from .cursor import AsyncCursor, CursorToken
-from .errors import ClientNotOpenError, DecodeError, RequestContext
+from ._auth import TokenProvider
+from ._base_client import LOGIN_PATH, BaseClient, ClientState
+from ._options import DEFAULT_MAX_RESPONSE_SIZE, CursorOptions, ListOptions
+from ._transport import Sleep
+from ._types import USE_CLIENT_DEFAULT, OnListChange, UseClientDefault
+from .cursor import AsyncCursor
 from .models import (
     Campaign,
-    CursorEnvelope,
     Label,
-    Page,
     Participant,
     Profile,
     Subscriber,
     SubscriberDetails,
     SubscriberIdType,
 )
-from .pagination import AsyncPager, OnListChange, OnPage, ResumeToken
+from .pagination import AsyncPager
 from .retry import RetryPolicy
 
 __all__ = [
+    "LOGIN_PATH",
     "USE_CLIENT_DEFAULT",
     "Client",
     "ClientState",
@@ -48,156 +42,6 @@ __all__ = [
     "ListOptions",
     "UseClientDefault",
 ]
-
-T = TypeVar("T")
-
-DEFAULT_USER_AGENT = f"flolive-sdk/{__version__} (python; aiohttp/{aiohttp.__version__})"
-LOGIN_PATH = "/api/v2/auth/token"
-DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
-
-
-class ListOptions(TypedDict, total=False):
-    """Per-call options of every listing method; each defaults to the client's setting.
-
-    Keys:
-        page_size: items per page asked of the server.
-        page_base: number of the server's first page (0 or 1).
-        start_page: API page number to start at.
-        resume: a :class:`~flolive.ResumeToken` from ``err.resume``: start at
-            the failed page, with the page size and base that pass used.
-        max_pages: most pages to read.
-        max_items: most items to read (``page_size`` is per page, not a total);
-            the last page is trimmed and no page is requested that could not
-            be needed.
-        prefetch: most pages fetched or held ahead of the consumer.
-        speculate: pages requested together with the first page, before
-            ``totalPages`` is known (0 turns it off).
-        on_page: called with each :class:`~flolive.Page` as it is handed
-            over, in page order (progress bars, logs).
-        timeout: seconds per request (``None`` for none).
-        listing_timeout: seconds for the whole pass (``None`` for none).
-        retry: the :class:`~flolive.RetryPolicy` for these requests.
-        on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"``.
-        max_response_size: most bytes of one response body (after decompression).
-    """
-
-    page_size: int
-    page_base: int
-    start_page: int
-    resume: ResumeToken
-    max_pages: int
-    max_items: int
-    prefetch: int
-    speculate: int
-    on_page: OnPage
-    timeout: float | None
-    listing_timeout: float | None
-    retry: RetryPolicy
-    on_list_change: OnListChange
-    max_response_size: int
-
-
-_LIST_OPTIONS = frozenset(ListOptions.__optional_keys__)
-
-
-def _check_options(options: Mapping[str, object]) -> None:
-    """``**options: Unpack[ListOptions]`` is checked by mypy only: refuse a
-    misspelt option at the call rather than ignore it at run time."""
-    unknown = options.keys() - _LIST_OPTIONS
-    if unknown:
-        raise TypeError(
-            f"unknown listing option{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(sorted(map(repr, unknown)))}; valid options are "
-            f"{', '.join(sorted(_LIST_OPTIONS))}"
-        )
-
-
-class CursorOptions(TypedDict, total=False):
-    """Per-call options of the point-in-time cursor reads
-    (:meth:`Client.all_subscribers`); each defaults to the client's setting.
-
-    Keys:
-        resume: a :class:`~flolive.CursorToken` (an iterator's ``position``):
-            go on from there while the session lives.
-        max_items: most records to read; no call is made past them.
-        read_ahead: request the next chunk while the consumer handles this
-            one (default ``True``).
-        timeout: seconds per call (``None`` for none).
-        listing_timeout: seconds for the whole read (``None`` for none).
-        retry: the :class:`~flolive.RetryPolicy` for the chunk calls.
-        on_list_change: ``"warn"``, ``"raise"`` or ``"ignore"`` when a read
-            ends short of ``totalRecordAmount``.
-        max_response_size: most bytes of one answer (after decompression).
-    """
-
-    resume: CursorToken
-    max_items: int
-    read_ahead: bool
-    timeout: float | None
-    listing_timeout: float | None
-    retry: RetryPolicy
-    on_list_change: OnListChange
-    max_response_size: int
-
-
-_CURSOR_OPTIONS = frozenset(CursorOptions.__optional_keys__)
-#: The vendor's bounds of ``size`` and ``pitKeepAlive`` (minutes).
-MAX_CHUNK_SIZE = 10_000
-MAX_KEEP_ALIVE = 30
-
-
-class UseClientDefault(enum.Enum):
-    """The type of :data:`USE_CLIENT_DEFAULT`."""
-
-    USE_CLIENT_DEFAULT = enum.auto()
-
-    def __repr__(self) -> str:
-        return "USE_CLIENT_DEFAULT"
-
-
-USE_CLIENT_DEFAULT = UseClientDefault.USE_CLIENT_DEFAULT
-"""Passed for a per-call setting (``timeout``, ``retry``, ``max_response_size``)
-it means "the client's setting", which ``None`` cannot mean where ``None`` is a
-value of its own (``timeout=None``: no timeout)."""
-
-
-class ClientState(enum.Enum):
-    """Where a :class:`Client` is in its life: ``client.state``."""
-
-    UNOPENED = "unopened"
-    """Created, not yet entered with ``async with``; no request can be sent."""
-    OPEN = "open"
-    """Inside ``async with``: sending requests."""
-    CLOSED = "closed"
-    """Closed by ``aclose()`` or the end of ``async with``; it may be opened again."""
-
-
-#: Settings a derived client (:meth:`Client.with_options`) may change; the
-#: connection, credentials and limiter stay shared.
-_DERIVABLE = frozenset(
-    {
-        "page_size",
-        "page_base",
-        "prefetch",
-        "speculate",
-        "timeout",
-        "listing_timeout",
-        "max_response_size",
-        "retry",
-        "on_list_change",
-    }
-)
-
-
-class _TokenItem(msgspec.Struct):
-    token: str
-
-
-def _env_names_a_proxy() -> bool:
-    """Cheap pre-check: the full look-up imports urllib.request and starts a
-    thread (about 25 ms on a cold process), which a client without any
-    ``*_proxy`` variable should not pay."""
-    return any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ)
 
 
 def _segment(name: str, value: str | int) -> str:
@@ -210,86 +54,6 @@ def _segment(name: str, value: str | int) -> str:
     return quote(text, safe="")
 
 
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _non_negative_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return value
-
-
-def _page_base(name: str, value: int) -> int:
-    if value not in (0, 1) or isinstance(value, bool):
-        raise ValueError(f"{name} must be 0 or 1, got {value!r}")
-    return value
-
-
-def _retry_policy(value: RetryPolicy, name: str = "retry") -> RetryPolicy:
-    if not isinstance(value, RetryPolicy):
-        raise TypeError(f"{name} must be a RetryPolicy, got {value!r}")
-    return value
-
-
-def _on_list_change(value: OnListChange, name: str = "on_list_change") -> OnListChange:
-    if value not in ("warn", "raise", "ignore"):
-        raise ValueError(f"{name} must be 'warn', 'raise' or 'ignore', got {value!r}")
-    return value
-
-
-def _seconds_or_none(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a finite number of seconds > 0, or None; got {value!r}")
-    return float(value)
-
-
-_DERIVED_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "page_size": _positive_int,
-    "page_base": _page_base,
-    "prefetch": _positive_int,
-    "speculate": _non_negative_int,
-    "timeout": _seconds_or_none,
-    "listing_timeout": _seconds_or_none,
-    "max_response_size": _positive_int,
-    "retry": lambda name, value: _retry_policy(value, name),
-    "on_list_change": lambda name, value: _on_list_change(value, name),
-}
-
-
-def _positive_or_none(name: str, value: int | None) -> int | None:
-    return None if value is None else _positive_int(name, value)
-
-
-def _callable_or_none(name: str, value: object) -> object:
-    if value is not None and not callable(value):
-        raise TypeError(f"{name} must be callable, got {value!r}")
-    return value
-
-
-#: Checks of per-call listing options beyond the client's own settings.
-_OPTION_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    **_DERIVED_CHECKS,
-    "start_page": _non_negative_int,
-    "max_pages": _positive_or_none,
-    "max_items": _positive_or_none,
-    "on_page": _callable_or_none,
-}
-
-
-def _check_values(options: Mapping[str, Any]) -> None:
-    """Refuse a bad option value at the call, with a ValueError or TypeError
-    naming it, rather than a bare error from aiohttp during iteration."""
-    for name, value in options.items():
-        check = _OPTION_CHECKS.get(name)
-        if check is not None:
-            check(name, value)
-
-
 def _id(name: str, value: int | str) -> str:
     """Path ids are numeric in this API; refuse anything else before a request."""
     text = str(value)
@@ -299,14 +63,7 @@ def _id(name: str, value: int | str) -> str:
     return text
 
 
-def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    for name, value in headers.items():
-        if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
-            raise ValueError(f"header {name!r} has a value that cannot be sent (CR, LF or NUL)")
-    return dict(headers)
-
-
-class Client(AsyncClosing):
+class Client(BaseClient):
     """Async client of the floLIVE API v2. Use it as ``async with Client(...)``.
 
     One client owns one :class:`aiohttp.ClientSession` (or borrows yours), one
@@ -344,6 +101,11 @@ class Client(AsyncClosing):
             costs at most 4 requests; off with ``adaptive_concurrency``).
         timeout: seconds for one request, from when it gets its concurrency
             slot to the end of its body (default 30; ``None`` for none).
+        max_rate: the client-wide send rate: ``"auto"`` (default) learns the
+            rate a rate-limiting gateway accepts from its push-back (429, 500,
+            503, ``GLOBAL_1001``) and runs just under it, unlimited until then;
+            a number of requests/s is a known quota (never exceeded, learnt
+            below); ``None`` turns rate limiting off.
         max_response_size: most bytes one response body may have, counted
             after decompression (default 64 MiB); a larger body raises
             :class:`~flolive.ResponseTooLarge` and is not retried.
@@ -386,6 +148,7 @@ class Client(AsyncClosing):
         prefetch: int | None = None,
         speculate: int = 3,
         timeout: float | None = 30.0,
+        max_rate: float | str | None = "auto",
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         listing_timeout: float | None = None,
         retry: RetryPolicy | None = None,
@@ -399,325 +162,34 @@ class Client(AsyncClosing):
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        env = os.environ
-        base_url = base_url or env.get("FLOLIVE_BASE_URL")
-        if not base_url:
-            raise ValueError("base_url is required (or set FLOLIVE_BASE_URL)")
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self.max_concurrency = _positive_int("max_concurrency", max_concurrency)
-        self.adaptive_concurrency = adaptive_concurrency
-        self.page_size = _positive_int("page_size", page_size)
-        self.page_base = _page_base("page_base", page_base)
-        self.prefetch = _positive_int("prefetch", prefetch or 2 * max_concurrency)
-        self.speculate = _non_negative_int("speculate", speculate)
-        self.timeout = _seconds_or_none("timeout", timeout)
-        self.max_response_size = _positive_int("max_response_size", max_response_size)
-        self.listing_timeout = _seconds_or_none("listing_timeout", listing_timeout)
-        self.retry = _retry_policy(retry or RetryPolicy())
-        self.on_list_change: OnListChange = _on_list_change(on_list_change)
-        if session is not None and trace_configs:
-            raise ValueError(
-                "trace_configs apply to the client's own session: with session=, "
-                "give them to your aiohttp.ClientSession"
-            )
-        self._trace_configs = list(trace_configs or ())
-        self._proxy = proxy
-        self._trust_env = trust_env
-        self._ssl = ssl
-        self._own_session = session is None
-        self._session = session
-        self._sleep: Sleep = sleep or asyncio.sleep
-        self._headers = _check_headers(
-            {
-                "User-Agent": user_agent or DEFAULT_USER_AGENT,
-                "Accept": "application/json",
-                **(headers or {}),
-            }
-        )
-        self._auth: Auth = self._make_auth(
-            token if token is not None else (None if token_provider else env.get("FLOLIVE_TOKEN")),
-            username if username is not None else env.get("FLOLIVE_USERNAME"),
-            password if password is not None else env.get("FLOLIVE_PASSWORD"),
-            token_provider,
-        )
-        self._transport: Transport | None = None
-        self._stats = ClientStats()
-        self._state = ClientState.UNOPENED
-        self._root = self  # the client whose connection this one uses
-
-    def _make_auth(
-        self,
-        token: str | None,
-        username: str | None,
-        password: str | None,
-        provider: TokenProvider | None,
-    ) -> Auth:
-        given = sum((token is not None, provider is not None, username is not None))
-        if given > 1:
-            raise ValueError("give only one of token, username+password, or token_provider")
-        if provider is not None:
-            return ProviderAuth(provider)
-        if token is not None:
-            return StaticToken(token)
-        if username is not None:
-            if password is None:
-                raise ValueError("username given without password (or FLOLIVE_PASSWORD)")
-            return PasswordAuth(username, password, self._login)
-        return Auth()
-
-    def __repr__(self) -> str:
-        derived = " derived" if self._root is not self else ""
-        return (
-            f"<flolive.Client {self.base_url} auth={self._auth.kind} "
-            f"max_concurrency={self.max_concurrency} {self.state.value}{derived}>"
-        )
-
-    # -- lifetime ---------------------------------------------------------
-
-    @property
-    def state(self) -> ClientState:
-        """The :class:`ClientState` of this client (of its parent, for a
-        client made by :meth:`with_options`)."""
-        return self._root._state
-
-    def with_options(self, **options: Any) -> Client:
-        """A client with other defaults that shares this one's session,
-        connection pool, credentials, limiter, pause and stats.
-
-        ``options`` are any of ``page_size``, ``page_base``, ``prefetch``,
-        ``speculate``, ``timeout``, ``listing_timeout``, ``max_response_size``,
-        ``retry`` and ``on_list_change``. The derived client is open while this
-        one is; it needs no ``async with`` of its own, and closing it does
-        nothing.
-
-        Example::
-
-            async with Client(...) as client:
-                patient = client.with_options(timeout=120, retry=RetryPolicy(max_retries=8))
-                await patient.campaign(1, 7)
-        """
-        unknown = options.keys() - _DERIVABLE
-        if unknown:
-            raise TypeError(
-                f"with_options() cannot set {', '.join(sorted(map(repr, unknown)))}; "
-                f"it sets {', '.join(sorted(_DERIVABLE))}"
-            )
-        derived = copy.copy(self)
-        derived._root = self._root
-        for name, value in options.items():
-            setattr(derived, name, _DERIVED_CHECKS[name](name, value))
-        return derived
-
-    async def __aenter__(self) -> Client:
-        if self._root is not self:
-            if self._root._transport is None:
-                raise ClientNotOpenError("open the client this one was derived from first")
-            return self
-        if self._transport is not None:
-            raise RuntimeError("this Client is already open")
-        proxy: URL | None = URL(self._proxy) if self._proxy else None
-        proxy_auth: aiohttp.BasicAuth | None = None
-        if proxy is None and self._trust_env and _env_names_a_proxy():
-            # Once per client: with trust_env=True aiohttp would run this
-            # look-up in a worker thread for every single request.
-            with contextlib.suppress(LookupError):
-                proxy, proxy_auth = await asyncio.to_thread(
-                    get_env_proxy_for_url, URL(self.base_url)
-                )
-        session = self._session
-        if session is None:
-            # The pool is at least as large as the limiter, so a request never
-            # waits for a connection once it holds a slot.
-            connector = aiohttp.TCPConnector(
-                limit=self.max_concurrency, limit_per_host=0, ssl=self._ssl
-            )
-            session = aiohttp.ClientSession(
-                connector=connector, trust_env=False, trace_configs=self._trace_configs or None
-            )
-        self._stats = ClientStats()
-        self._transport = Transport(
-            base_url=self.base_url,
-            session=session,
-            max_concurrency=self.max_concurrency,
-            auth=self._auth,
-            retry=self.retry,
-            timeout=self.timeout,
-            max_response_size=self.max_response_size,
-            headers=self._headers,
-            sleep=self._sleep,
-            stats=self._stats,
+        super().__init__(
+            base_url,
+            token=token,
+            username=username,
+            password=password,
+            token_provider=token_provider,
+            settings={
+                "max_concurrency": max_concurrency,
+                "adaptive_concurrency": adaptive_concurrency,
+                "max_rate": max_rate,
+                "page_size": page_size,
+                "page_base": page_base,
+                "prefetch": prefetch,
+                "speculate": speculate,
+                "timeout": timeout,
+                "max_response_size": max_response_size,
+                "listing_timeout": listing_timeout,
+                "retry": retry,
+                "on_list_change": on_list_change,
+            },
+            headers=headers,
+            user_agent=user_agent,
             proxy=proxy,
-            proxy_auth=proxy_auth,
-            adaptive=self.adaptive_concurrency,
-        )
-        self._state = ClientState.OPEN
-        return self
-
-    async def aclose(self) -> None:
-        """Close the client (and its session, if it created it). Idempotent.
-        A client made by :meth:`with_options` closes nothing."""
-        if self._root is not self:
-            return
-        transport, self._transport = self._transport, None
-        if transport is None:
-            return
-        self._state = ClientState.CLOSED
-        await transport.aclose()
-        if self._own_session:
-            await transport.session.close()
-
-    @property
-    def stats(self) -> ClientStats:
-        """Counters of requests, retries, throttles and bytes since the client opened."""
-        return self._root._stats
-
-    @property
-    def concurrency_limit(self) -> int:
-        """The client-wide limit in force: ``max_concurrency``, or less while
-        ``adaptive_concurrency`` backs off."""
-        t = self._root._transport
-        return t.limiter.limit if t is not None else self.max_concurrency
-
-    @property
-    def _t(self) -> Transport:
-        t = self._root._transport
-        if t is None:
-            raise ClientNotOpenError(
-                "the client is not open; use it as `async with Client(...) as client:`"
-            )
-        return t
-
-    # -- low level --------------------------------------------------------
-
-    async def _login(self, username: str, password: str) -> str:
-        items = await self._t.request(
-            "POST",
-            LOGIN_PATH,
-            codec_for(_TokenItem).items,
-            json={"username": username, "password": password},
-            authenticate=False,
-            sensitive=True,
-        )
-        self._stats.logins += 1
-        if not items or not items[0].token:
-            raise DecodeError(
-                "login response has no token - at `$.content[0].token`",
-                context=RequestContext("POST", LOGIN_PATH, sensitive=True),
-            )
-        return items[0].token
-
-    def paginate(
-        self,
-        path: str,
-        item_type: type[T],
-        *,
-        params: Mapping[str, str | int] | None = None,
-        **options: Unpack[ListOptions],
-    ) -> AsyncPager[T]:
-        """List any paged endpoint, including ones the SDK does not wrap yet.
-
-        ``item_type`` is the type of one ``content`` item, usually a
-        :class:`msgspec.Struct` (``rename="camel"`` maps camelCase fields).
-        ``params`` are extra query parameters; ``options`` are
-        :class:`ListOptions`, each defaulting to the client's setting.
-
-        Example::
-
-            class Sim(msgspec.Struct, rename="camel"):
-                iccid: str
-                imsi: str
-
-            async for sim in client.paginate("/api/v2/customer/42/sims", Sim):
-                ...
-        """
-        _check_options(options)
-        _check_values(options)
-        transport = self._t
-        codec = codec_for(item_type)
-        base_params = dict(params or {})
-        per_try = options.get("timeout", self.timeout)
-        retry = options.get("retry", self.retry)
-        max_size = _positive_int(
-            "max_response_size", options.get("max_response_size", self.max_response_size)
-        )
-
-        async def fetch(number: int, size: int, deadline: float | None) -> Page[T]:
-            return await transport.request(
-                "GET",
-                path,
-                codec.page,
-                params={**base_params, "page": number, "size": size},
-                page=number,
-                timeout=per_try,
-                retry=retry,
-                deadline=deadline,
-                max_response_size=max_size,
-            )
-
-        page_size = options.get("page_size", self.page_size)
-        page_base = options.get("page_base", self.page_base)
-        start_page = options.get("start_page")
-        resume = options.get("resume")
-        if resume is not None:
-            if not isinstance(resume, ResumeToken):
-                raise TypeError(f"resume must be a ResumeToken (err.resume), got {resume!r}")
-            if resume.path != path:
-                raise ValueError(f"this resume token is for {resume.path}, not {path}")
-            clash = {"page_size", "page_base", "start_page"} & options.keys()
-            if clash:
-                raise ValueError(f"give resume or {', '.join(sorted(clash))}, not both")
-            page_size, page_base, start_page = resume.page_size, resume.page_base, resume.page
-        return AsyncPager(
-            fetch,
-            path=path,
-            page_size=page_size,
-            page_base=page_base,
-            start_page=start_page,
-            max_pages=options.get("max_pages"),
-            max_items=options.get("max_items"),
-            prefetch=options.get("prefetch", self.prefetch),
-            speculate=0 if self.adaptive_concurrency else options.get("speculate", self.speculate),
-            on_list_change=options.get("on_list_change", self.on_list_change),
-            on_page=options.get("on_page"),
-            listing_timeout=_seconds_or_none(
-                "listing_timeout", options.get("listing_timeout", self.listing_timeout)
-            ),
-            source=ListSource.of(self, path, item_type, base_params, page_base, options),
-        )
-
-    async def get_items(
-        self,
-        path: str,
-        item_type: type[T],
-        *,
-        params: Mapping[str, str | int] | None = None,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
-        max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> list[T]:
-        """GET one envelope and return its ``content`` items (no paging).
-
-        ``timeout``, ``retry`` and ``max_response_size`` apply to this call
-        only; each defaults to the client's setting (:data:`USE_CLIENT_DEFAULT`).
-        """
-        return await self._t.request(
-            "GET",
-            path,
-            codec_for(item_type).items,
-            params=params,
-            timeout=(
-                self.timeout
-                if timeout is USE_CLIENT_DEFAULT
-                else _seconds_or_none("timeout", timeout)
-            ),
-            retry=self.retry if retry is USE_CLIENT_DEFAULT else _retry_policy(retry),
-            max_response_size=(
-                self.max_response_size
-                if max_response_size is USE_CLIENT_DEFAULT
-                else _positive_int("max_response_size", max_response_size)
-            ),
+            trust_env=trust_env,
+            ssl=ssl,
+            session=session,
+            trace_configs=trace_configs,
+            sleep=sleep,
         )
 
     # -- endpoints --------------------------------------------------------
@@ -753,14 +225,9 @@ class Client(AsyncClosing):
         Raises (while iterating): :class:`~flolive.SubscriberNotFound`,
         :class:`~flolive.LabelsUnavailable`, and the other errors of the tree.
         """
-        try:
-            kind = SubscriberIdType(str(id_type).lower())
-        except ValueError:
-            raise ValueError(
-                f"id_type must be one of imsi, iccid, msisdn, imei; got {id_type!r}"
-            ) from None
+        kind = _subscriber_id_type(id_type)
         return self.paginate(
-            f"/api/v2/subscriber/{kind.value}/{_segment('subscriber identifier', value)}/label",
+            f"/api/v2/subscriber/{kind}/{_segment('subscriber identifier', value)}/label",
             Label,
             **options,
         )
@@ -783,6 +250,8 @@ class Client(AsyncClosing):
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str | int] | None = None,
     ) -> Campaign:
         """One campaign: ``GET /api/v2/customer/{customerId}/campaign/{campaignId}``.
 
@@ -792,16 +261,16 @@ class Client(AsyncClosing):
             f"/api/v2/customer/{_id('customer_id', customer_id)}"
             f"/campaign/{_id('campaign_id', campaign_id)}"
         )
-        items = await self.get_items(
-            path, Campaign, timeout=timeout, retry=retry, max_response_size=max_response_size
+        return await self._get_one(
+            path,
+            Campaign,
+            "campaign",
+            timeout=timeout,
+            retry=retry,
+            max_response_size=max_response_size,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
-        if len(items) != 1:
-            raise DecodeError(
-                f"expected one campaign in `content`, got {len(items)} - at `$.content`",
-                http_status=200,
-                context=RequestContext("GET", path),
-            )
-        return items[0]
 
     # -- subscribers ------------------------------------------------------
 
@@ -880,64 +349,6 @@ class Client(AsyncClosing):
             options,
         )
 
-    def _cursor(
-        self,
-        path: str,
-        item_type: type[T],
-        chunk_size: int,
-        keep_alive: int,
-        options: CursorOptions,
-    ) -> AsyncCursor[T]:
-        unknown = options.keys() - _CURSOR_OPTIONS
-        if unknown:
-            raise TypeError(
-                f"unknown cursor option{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(sorted(map(repr, unknown)))}; valid options are "
-                f"{', '.join(sorted(_CURSOR_OPTIONS))}"
-            )
-        if _positive_int("chunk_size", chunk_size) > MAX_CHUNK_SIZE:
-            raise ValueError(f"chunk_size must be at most {MAX_CHUNK_SIZE:,}, got {chunk_size}")
-        if _positive_int("keep_alive", keep_alive) > MAX_KEEP_ALIVE:
-            raise ValueError(
-                f"keep_alive must be at most {MAX_KEEP_ALIVE} minutes, got {keep_alive}"
-            )
-        transport = self._t
-        codec = cursor_codec_for(item_type)
-        per_try = _seconds_or_none("timeout", options.get("timeout", self.timeout))
-        retry = _retry_policy(options.get("retry", self.retry))
-        max_size = _positive_int(
-            "max_response_size", options.get("max_response_size", self.max_response_size)
-        )
-
-        async def fetch(pit_id: str, number: int, deadline: float | None) -> CursorEnvelope[T]:
-            return await transport.request(
-                "POST",
-                path,
-                codec.chunk,
-                json={"pitId": pit_id, "pitKeepAlive": keep_alive, "size": chunk_size},
-                page=number,
-                timeout=per_try,
-                retry=retry,
-                deadline=deadline,
-                max_response_size=max_size,
-                # The same pitId asks for the same chunk: safe to send again.
-                idempotent=True,
-            )
-
-        return AsyncCursor(
-            fetch,
-            path=path,
-            chunk_size=chunk_size,
-            keep_alive=keep_alive,
-            resume=options.get("resume"),
-            max_items=options.get("max_items"),
-            read_ahead=options.get("read_ahead", True),
-            on_list_change=_on_list_change(options.get("on_list_change", self.on_list_change)),
-            listing_timeout=_seconds_or_none(
-                "listing_timeout", options.get("listing_timeout", self.listing_timeout)
-            ),
-        )
-
     async def subscriber(
         self,
         id_type: SubscriberIdType | str,
@@ -946,6 +357,8 @@ class Client(AsyncClosing):
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str | int] | None = None,
     ) -> SubscriberDetails:
         """One subscriber in detail: ``GET /api/v2/subscriber/{type}/{value}``.
 
@@ -959,20 +372,16 @@ class Client(AsyncClosing):
         path = f"/api/v2/subscriber/{_subscriber_id_type(id_type)}/" + _segment(
             "subscriber identifier", value
         )
-        items = await self.get_items(
+        return await self._get_one(
             path,
             SubscriberDetails,
+            "subscriber",
             timeout=timeout,
             retry=retry,
             max_response_size=max_response_size,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
-        if len(items) != 1:
-            raise DecodeError(
-                f"expected one subscriber in `content`, got {len(items)} - at `$.content`",
-                http_status=200,
-                context=RequestContext("GET", path),
-            )
-        return items[0]
 
     def subscriber_profiles(self, eid: str, **options: Unpack[ListOptions]) -> AsyncPager[Profile]:
         """The eSIM profiles on one EID:

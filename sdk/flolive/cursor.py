@@ -28,27 +28,20 @@ fails with an error that is not transient (see :func:`session_lost`) raises
 :class:`~flolive.CursorExpired`: the read must start over.
 
 Like the pager, this module knows only a ``fetch`` callable; the client builds
-it. Cleanup follows the pager's rules: the read-ahead is a plain asyncio task,
-cancelled and awaited on ``break``, on errors and on cancellation.
+it. It is the sequential strategy behind the listing core
+(:mod:`flolive._listing`), which holds the read's bookkeeping, iterators and
+shell. Cleanup follows the pager's rules: the read-ahead is a plain asyncio
+task, cancelled and awaited on ``break``, on errors and on cancellation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import warnings
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Iterator,
-)
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
-import msgspec
-
-from ._closing import AsyncClosing
+from ._listing import Listing, Pass, PassIterator
+from ._types import CursorToken, OnListChange, RequestContext
 from .errors import (
     APIError,
     CursorExpired,
@@ -56,12 +49,9 @@ from .errors import (
     DecodeError,
     FloliveError,
     HTTPStatusError,
-    ListIncompleteWarning,
-    RequestContext,
     cursor_incomplete_message,
 )
 from .models import Chunk, CursorEnvelope
-from .pagination import OnListChange
 
 __all__ = [
     "AsyncCursor",
@@ -73,10 +63,14 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+X = TypeVar("X")
 
-FetchChunk = Callable[[str, int, float | None], Coroutine[Any, Any, CursorEnvelope[T]]]
-"""``fetch(pit_id, chunk_number, deadline) -> answer``; ``pit_id`` ``""`` opens
-a session. Raises the typed error of that call."""
+Answer = tuple[CursorEnvelope[T], str | None]
+"""A chunk call's answer, and its request id."""
+
+FetchChunk = Callable[[str, int, float | None], Coroutine[Any, Any, Answer[T]]]
+"""``fetch(pit_id, chunk_number, deadline) -> (answer, request id)``; ``pit_id``
+``""`` opens a session. Raises the typed error of that call."""
 
 #: HTTP statuses (without an error envelope) that, on a call continuing a
 #: session, mean the server no longer knows its ``pitId``.
@@ -99,64 +93,35 @@ def session_lost(error: FloliveError) -> bool:
     return type(error) is HTTPStatusError and error.http_status in SESSION_LOST_STATUSES
 
 
-class CursorToken(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a cursor read can go on while its session lives: ``position`` of
-    a read's iterator after each chunk. Small, picklable, JSON-encodable with
-    msgspec; pass it back as ``resume=`` to a read of the same path. A token
-    whose session expired makes the read raise :class:`~flolive.CursorExpired`
-    at once.
-
-    Attributes:
-        path: the URL path of the read.
-        pit_id: the ``pitId`` to send for the next chunk.
-        chunk: the number of the next chunk.
-        records_read: records handed over before the next chunk.
-        total: ``totalRecordAmount`` as last reported, or ``None``.
-        skip: records of the next chunk already handed over (a read stopped
-            by ``max_items`` inside a chunk asks for that chunk again).
-    """
-
-    path: str
-    pit_id: str
-    chunk: int
-    records_read: int
-    total: int | None = None
-    skip: int = 0
-
-
-class _ChunkStream(Generic[T]):
+class _ChunkStream(Pass[Chunk[T]]):
     """One read: one session (or the rest of one, from a token). Owns at most
     one request task, the read-ahead; :meth:`aclose` cancels it."""
 
+    kind = "read"
+
     def __init__(self, cursor: AsyncCursor[T], start: CursorToken | None) -> None:
+        super().__init__(
+            path=cursor.path,
+            listing_timeout=cursor.listing_timeout,
+            on_list_change=cursor.on_list_change,
+            items_read=start.records_read if start else 0,
+            total_elements=start.total if start else None,
+        )
         self._cursor = cursor
         self._fetch = cursor._fetch
         self._pit_id = start.pit_id if start else ""
         self._number = start.chunk if start else 0
-        self._task: asyncio.Task[CursorEnvelope[T]] | None = None
-        self._deadline: float | None = None
-        self._started = False
+        self._task: asyncio.Task[Answer[T]] | None = None
         self._done = False
-        self._closed = False
         self._broken: FloliveError | None = None
-        #: Per-read state, read through the iterators.
-        self.items_read = start.records_read if start else 0
         self._skip = start.skip if start else 0
         self._first = self.items_read  # where this read started counting
-        self.total_elements = start.total if start else None
-        self.pages_read = 0
+        #: Per-read state, read through the iterators.
         self.position = start
         if start is not None and start.total is not None and start.records_read >= start.total:
             self._done = True  # a token taken after the last chunk: nothing left
 
-    async def next(self) -> Chunk[T] | None:
-        if self._closed:
-            raise RuntimeError("this read was closed by cursor.aclose()")
-        if not self._started:
-            self._started = True
-            timeout = self._cursor.listing_timeout
-            if timeout is not None:
-                self._deadline = asyncio.get_running_loop().time() + timeout
+    async def _step(self) -> Chunk[T] | None:
         while True:
             if self._broken is not None:
                 self._done = True
@@ -177,7 +142,8 @@ class _ChunkStream(Generic[T]):
             # The read ended, or every record of this chunk had been handed
             # over before a resume: then on to the next chunk.
 
-    def _took(self, env: CursorEnvelope[T], number: int) -> Chunk[T] | None:
+    def _took(self, answer: Answer[T], number: int) -> Chunk[T] | None:
+        env, request_id = answer
         cursor = self._cursor
         records = env.content
         assert isinstance(records, list)  # the codec refuses anything else
@@ -235,16 +201,16 @@ class _ChunkStream(Generic[T]):
                 self._task = asyncio.create_task(self._get(pit_id, number + 1))
         if not items:
             return None
-        self.pages_read += 1
         return Chunk(
             items=items,
             number=number,
             pit_id=pit_id,
             record_amount=env.record_amount,
             total_record_amount=env.total_record_amount,
+            request_id=request_id,
         )
 
-    async def _get(self, pit_id: str, number: int) -> CursorEnvelope[T]:
+    async def _get(self, pit_id: str, number: int) -> Answer[T]:
         read_before = self.items_read
         try:
             return await self._fetch(pit_id, number, self._deadline)
@@ -263,101 +229,41 @@ class _ChunkStream(Generic[T]):
         ) from lost
 
     def _incomplete(self, total: int) -> None:
-        cursor = self._cursor
-        if cursor.on_list_change == "raise":
-            raise CursorIncomplete(
-                total, self.items_read, context=RequestContext("POST", cursor.path)
-            )
-        if cursor.on_list_change == "warn":
-            warnings.warn(
-                ListIncompleteWarning(
-                    f"{cursor.path}: " + cursor_incomplete_message(total, self.items_read)
-                ),
-                stacklevel=5,
-            )
+        self._short(
+            total,
+            lambda: CursorIncomplete(
+                total, self.items_read, context=RequestContext("POST", self.path)
+            ),
+            cursor_incomplete_message(total, self.items_read),
+        )
 
-    async def aclose(self) -> None:
-        self._closed = True
+    def _tasks(self) -> list[asyncio.Task[Any]]:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            # Retrieves its result (no "exception was never retrieved") and
-            # guarantees its connection is released before we return.
-            await asyncio.gather(task, return_exceptions=True)
+        return [] if task is None else [task]
 
 
-class _ReadIterator(AsyncClosing, Generic[T]):
-    """What both iterators of a read share: the per-read state and closing."""
-
-    def __init__(self, cursor: AsyncCursor[T], stream: _ChunkStream[T]) -> None:
-        self._cursor = cursor
-        self._stream = stream
-
-    @property
-    def total_elements(self) -> int | None:
-        """``totalRecordAmount`` as last reported (``None`` before the first chunk)."""
-        return self._stream.total_elements
-
-    @property
-    def items_read(self) -> int:
-        """Records handed over by this read so far (from the token's count on a resume)."""
-        return self._stream.items_read
-
-    @property
-    def pages_read(self) -> int:
-        """Chunks handed over by this read so far."""
-        return self._stream.pages_read
+class _CursorIterator(PassIterator[X, _ChunkStream[Any]]):
+    """What both iterators of a read share: the read's state and its position."""
 
     @property
     def position(self) -> CursorToken | None:
         """Where this read goes on after the last chunk handed over (``resume=``),
         or the starting token (``None`` for a new read) before the first."""
-        return self._stream.position
-
-    async def aclose(self) -> None:
-        """Stop this read and cancel its read-ahead. Idempotent."""
-        await self._cursor._close(self._stream)
+        return self._pass.position
 
 
-class CursorPageIterator(_ReadIterator[T]):
+class CursorPageIterator(_CursorIterator[Chunk[T]]):
     """One read, chunk by chunk (:class:`~flolive.models.Chunk`); returned by
     :meth:`AsyncCursor.pages`. Carries :attr:`total_elements`,
     :attr:`items_read`, :attr:`pages_read` and :attr:`position`."""
 
-    def __init__(self, cursor: AsyncCursor[T], stream: _ChunkStream[T]) -> None:
-        super().__init__(cursor, stream)
-        self._gen = cursor._run(stream)
 
-    def __aiter__(self) -> CursorPageIterator[T]:
-        return self
-
-    def __anext__(self) -> Awaitable[Chunk[T]]:
-        return self._gen.__anext__()
-
-
-class CursorItemIterator(_ReadIterator[T]):
+class CursorItemIterator(_CursorIterator[T]):
     """One read, record by record; returned by ``aiter(cursor)`` and
     :meth:`AsyncCursor.items`. Same attributes as :class:`CursorPageIterator`."""
 
-    def __init__(self, cursor: AsyncCursor[T], stream: _ChunkStream[T]) -> None:
-        super().__init__(cursor, stream)
-        self._chunks = cursor._run(stream)
-        self._it: Iterator[T] = iter(())
 
-    def __aiter__(self) -> CursorItemIterator[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        for item in self._it:
-            return item
-        while True:
-            chunk = await self._chunks.__anext__()
-            self._it = iter(chunk.items)
-            for item in self._it:
-                return item
-
-
-class AsyncCursor(AsyncClosing, Generic[T]):
+class AsyncCursor(Listing[T, Chunk[T], _ChunkStream[T]]):
     """A lazy point-in-time cursor read: iterate it for records, or
     :meth:`pages` for chunks. Returned by
     :meth:`flolive.Client.all_subscribers` and
@@ -403,9 +309,9 @@ class AsyncCursor(AsyncClosing, Generic[T]):
         on_list_change: OnListChange = "warn",
         listing_timeout: float | None = None,
     ) -> None:
+        # Values come checked from the client's settings (flolive._options);
+        # what only the cursor can know is checked here.
         if resume is not None:
-            if not isinstance(resume, CursorToken):
-                raise TypeError(f"resume must be a CursorToken (position), got {resume!r}")
             if resume.path != path:
                 raise ValueError(f"this resume token is for {resume.path}, not {path}")
             if not resume.pit_id and resume.chunk > 0:
@@ -414,12 +320,7 @@ class AsyncCursor(AsyncClosing, Generic[T]):
                 raise ValueError(
                     "this resume token has no pitId to go on with: the read must start over"
                 )
-        if max_items is not None and (isinstance(max_items, bool) or max_items < 1):
-            raise ValueError("max_items must be >= 1")
-        if not isinstance(read_ahead, bool):
-            raise TypeError(f"read_ahead must be a bool, got {read_ahead!r}")
-        if on_list_change not in ("warn", "raise", "ignore"):
-            raise ValueError("on_list_change must be 'warn', 'raise' or 'ignore'")
+        super().__init__()
         self._fetch = fetch
         self.path = path
         self.chunk_size = chunk_size
@@ -429,8 +330,6 @@ class AsyncCursor(AsyncClosing, Generic[T]):
         self.read_ahead = read_ahead
         self.on_list_change: OnListChange = on_list_change
         self.listing_timeout = listing_timeout
-        # Streams, not generators: see AsyncPager._open.
-        self._open: set[_ChunkStream[T]] = set()
 
     def __repr__(self) -> str:
         return (
@@ -443,20 +342,14 @@ class AsyncCursor(AsyncClosing, Generic[T]):
 
     def items(self) -> CursorItemIterator[T]:
         """A new read, record by record."""
-        return CursorItemIterator(self, self._stream())
+        stream = self._new_pass()
+        return CursorItemIterator(stream, self._items(stream), self._close)
 
     def pages(self) -> CursorPageIterator[T]:
         """A new read, chunk by chunk (:class:`~flolive.models.Chunk`; named
         like :meth:`AsyncPager.pages` so code can take either)."""
-        return CursorPageIterator(self, self._stream())
-
-    async def collect(self) -> list[T]:
-        """Read every record into a list (memory grows with the list)."""
-        out: list[T] = []
-        async with self.pages() as chunks:
-            async for chunk in chunks:
-                out.extend(chunk.items)
-        return out
+        stream = self._new_pass()
+        return CursorPageIterator(stream, self._units(stream), self._close)
 
     def arrow(self, item_type: type[T] | None = None) -> AsyncIterator[Any]:
         """A new read of one :class:`pyarrow.RecordBatch` per chunk, in order;
@@ -467,27 +360,7 @@ class AsyncCursor(AsyncClosing, Generic[T]):
         for :meth:`pages`: ``break`` or ``async with cursor`` cancels the
         read-ahead.
         """
-        from .arrow import arrow_batches
+        return self._arrow(self.pages(), item_type)
 
-        return arrow_batches(self.pages(), item_type)
-
-    def _stream(self) -> _ChunkStream[T]:
-        stream = _ChunkStream(self, self.resume)
-        self._open.add(stream)
-        return stream
-
-    async def _close(self, stream: _ChunkStream[T]) -> None:
-        self._open.discard(stream)
-        await stream.aclose()
-
-    async def _run(self, stream: _ChunkStream[T]) -> AsyncGenerator[Chunk[T], None]:
-        try:
-            while (chunk := await stream.next()) is not None:
-                yield chunk
-        finally:
-            await self._close(stream)
-
-    async def aclose(self) -> None:
-        """Stop every read of this cursor still open and cancel its read-ahead."""
-        for stream in list(self._open):
-            await self._close(stream)
+    def _new_pass(self) -> _ChunkStream[T]:
+        return self._opened(_ChunkStream(self, self.resume))

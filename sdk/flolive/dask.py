@@ -48,7 +48,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._auth import TokenProvider
+from . import TokenProvider
 from .client import Client
 from .parts import DEFAULT_PAGES_PER_PART, Part, check_worker_options, read_part, run_sync
 

@@ -28,16 +28,18 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+import copy
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Self
 
-if TYPE_CHECKING:
-    from .pagination import ResumeToken
+from ._types import RequestContext, ResumeToken, request_id_of
 
 __all__ = [
     "APIError",
     "AuthenticationError",
     "CampaignNotFound",
+    "CertificateError",
     "ClientNotOpenError",
     "CursorExpired",
     "CursorIncomplete",
@@ -53,6 +55,7 @@ __all__ = [
     "ListIncomplete",
     "ListIncompleteWarning",
     "PageMismatch",
+    "ProxyError",
     "RateLimited",
     "RedirectRefused",
     "RequestContext",
@@ -67,40 +70,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    """Where an error happened: one object handed to every error, instead of
-    the same keywords repeated in every constructor and every ``raise``.
-
-    Attributes:
-        method: HTTP method, e.g. ``"GET"``.
-        path: URL path (no query string, no host, never a credential).
-        page: API page number while listing, else ``None``.
-        sensitive: the request carried credentials in its body (a login): its
-            response body is never copied into an error.
-        idempotent: sending the request again is safe although it is not a
-            GET (a cursor read with the same ``pitId``), so the retry policy
-            may retry it.
-    """
-
-    method: str
-    path: str
-    page: int | None = None
-    sensitive: bool = False
-    idempotent: bool = False
-
-    def excerpt(self, body: bytes) -> bytes | None:
-        """The first 200 bytes of ``body`` to keep on an error (``None`` if sensitive)."""
-        return None if self.sensitive else body[:_BODY_EXCERPT]
-
-    def on_page(self, page: int | None) -> RequestContext:
-        """This context for another page."""
-        return self if page == self.page else replace(self, page=page)
-
-
-_BODY_EXCERPT = 200
-
-
 class FloliveError(Exception):
     """Root of every error the SDK raises.
 
@@ -112,9 +81,13 @@ class FloliveError(Exception):
         resume: on an error raised while listing, the
             :class:`~flolive.ResumeToken` to go on from (``resume=err.resume``),
             else ``None``.
+        headers: the response's headers (read-only; ``Set-Cookie`` and any
+            credential-bearing header removed) for an error built from a
+            response, else ``None``.
+        request_id: the server's id of the request (``Request-Id``, else
+            ``X-Request-Id``, else ``X-Correlation-Id``), for a support ticket;
+            ``None`` without one.
     """
-
-    resume: ResumeToken | None = None
 
     def __init__(self, detail: str, *, context: RequestContext | None = None) -> None:
         super().__init__(detail)
@@ -133,10 +106,26 @@ class FloliveError(Exception):
     def page(self) -> int | None:
         return self.context.page if self.context else None
 
-    @page.setter
-    def page(self, page: int | None) -> None:
+    @property
+    def resume(self) -> ResumeToken | None:
+        return self.context.resume if self.context else None
+
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        return self.context.headers if self.context else None
+
+    @property
+    def request_id(self) -> str | None:
+        return request_id_of(self.context.headers) if self.context else None
+
+    def for_request(self, page: int | None, resume: ResumeToken | None) -> Self:
+        """A copy of this error for another request that shared its cause (a
+        login many requests waited for), on that request's page and with its
+        resume token."""
+        err = copy.copy(self)
         if self.context is not None:
-            self.context = self.context.on_page(page)
+            err.context = replace(self.context, page=page, resume=resume)
+        return err
 
     def __str__(self) -> str:
         where = []
@@ -317,6 +306,18 @@ def error_for_status(
     context: RequestContext | None = None,
 ) -> HTTPStatusError:
     """Build the :class:`HTTPStatusError` subclass for a non-2xx status without an envelope."""
+    if http_status == 407 or (
+        http_status == 401
+        and context is not None
+        and context.proxied
+        and "proxy-authenticate" in {k.lower() for k in context.headers or ()}
+    ):
+        return ProxyError(
+            http_status,
+            context=context,
+            detail=f"HTTP {http_status} from the proxy: it refused the proxy credentials "
+            "(or none were given); check the proxy URL's user and password",
+        )
     if http_status in (401, 403):
         return AuthenticationError(http_status, context=context)
     cls: type[HTTPStatusError]
@@ -332,6 +333,19 @@ def error_for_status(
 class TransportError(FloliveError):
     """The request failed below HTTP: connection refused or reset, DNS, an
     incomplete body, or a timeout. Retried on GET."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate did not verify (unknown CA, wrong host name,
+    expired). Never retried: it does not heal. Give the client an
+    :class:`ssl.SSLContext` that trusts the right CA (or set ``SSL_CERT_FILE``)."""
+
+
+class ProxyError(HTTPStatusError):
+    """The HTTP proxy, not the API, refused the request: HTTP 407 (Proxy
+    Authentication Required), or a 401 or other refusal the proxy gave while
+    connecting. Check the proxy's URL and credentials (``proxy=`` or
+    ``HTTPS_PROXY``); the message never shows them."""
 
 
 class RequestTimeout(TransportError, TimeoutError):
@@ -410,7 +424,7 @@ class PageMismatch(FloliveError):
             hint = f"check page_base (now {page_base}) and that the server honours `page`"
         super().__init__(
             f"asked for page {requested} but the server answered page {echoed}; {hint}",
-            context=context.on_page(requested) if context else None,
+            context=context,
         )
         self.requested = requested
         self.echoed = echoed

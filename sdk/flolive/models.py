@@ -78,13 +78,14 @@ class CampaignStatus(enum.StrEnum):
     EXPIRED = "EXPIRED"
 
 
-class SubscriberIdType(enum.StrEnum):
-    """The identifier types :meth:`flolive.Client.subscriber_labels` accepts."""
+class SubscriberStatus(enum.StrEnum):
+    """Documented values of :attr:`Subscriber.status` and
+    :attr:`SubscriberDetails.subs_status` (the fields themselves are ``str``)."""
 
-    IMSI = "imsi"
-    ICCID = "iccid"
-    MSISDN = "msisdn"
-    IMEI = "imei"
+    ACTIVE = "ACTIVE"
+    SUSPEND = "SUSPEND"
+    INACTIVE = "INACTIVE"
+    TERMINATED = "TERMINATED"
 
 
 # Leaf records can never be part of a reference cycle: gc=False spares the
@@ -199,6 +200,8 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
         size: the page size the server used.
         total_pages: ``totalPages`` as this page reported it.
         total_elements: ``totalElements`` as this page reported it.
+        request_id: the server's id of the answer that carried this page
+            (``Request-Id``, ``X-Request-Id`` or ``X-Correlation-Id``), or ``None``.
     """
 
     items: list[T]
@@ -206,19 +209,10 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
     size: int
     total_pages: int
     total_elements: int
+    request_id: str | None = None
 
 
 # -- subscribers --------------------------------------------------------------
-
-
-class SubscriberStatus(enum.StrEnum):
-    """Documented values of :attr:`Subscriber.status` and
-    :attr:`SubscriberDetails.subs_status` (the fields themselves are ``str``)."""
-
-    ACTIVE = "ACTIVE"
-    SUSPEND = "SUSPEND"
-    INACTIVE = "INACTIVE"
-    TERMINATED = "TERMINATED"
 
 
 # The subscriber records below hold tuples, not lists: frozen structs of
@@ -394,6 +388,7 @@ class Chunk(msgspec.Struct, Generic[T], frozen=True):
         record_amount: ``recordAmount`` as the server sent it (``None`` if not).
         total_record_amount: ``totalRecordAmount`` as the server sent it
             (``None`` if not).
+        request_id: the server's id of the answer that carried this chunk, or ``None``.
     """
 
     items: list[T]
@@ -401,8 +396,18 @@ class Chunk(msgspec.Struct, Generic[T], frozen=True):
     pit_id: str
     record_amount: int | None
     total_record_amount: int | None
+    request_id: str | None = None
 
     @property
     def total_elements(self) -> int | None:
         """``total_record_amount``, under the name :class:`Page` uses."""
         return self.total_record_amount
+
+
+class SubscriberIdType(enum.StrEnum):
+    """The identifier types :meth:`flolive.Client.subscriber_labels` accepts."""
+
+    IMSI = "imsi"
+    ICCID = "iccid"
+    MSISDN = "msisdn"
+    IMEI = "imei"

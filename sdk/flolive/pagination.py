@@ -24,44 +24,35 @@ Cleanup: plain asyncio tasks are cancelled and awaited in ``finally``, on
 connection or warning leaks. (anyio task groups inside async generators break
 on ``break`` and across tasks, and would wrap errors in an ``ExceptionGroup``.)
 
-State of one pass (totals, the size the server used, items read) lives on the
-iterator of that pass (:class:`PageIterator`, :class:`ItemIterator`), so two
-passes over one pager never overwrite each other.
+This module is the concurrent strategy behind the listing core
+(:mod:`flolive._listing`): the pass's bookkeeping, iterators and shell are
+there, shared with the cursor. State of one pass (totals, the size the server
+used, items read) lives on the iterator of that pass (:class:`PageIterator`,
+:class:`ItemIterator`), so two passes over one pager never overwrite each other.
+
+Every error a pass raises carries ``err.resume``, the token that starts a new
+pass at the failed page: the fetch builds it into the error's context, so no
+error is changed after it is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import warnings
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Iterator,
-)
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
 import msgspec
 
-from ._closing import AsyncClosing
+from ._listing import Listing, Pass, PassIterator
 from ._source import ListSource, Part
-from .errors import (
-    FloliveError,
-    ListChanged,
-    ListChangedWarning,
-    ListIncomplete,
-    ListIncompleteWarning,
-    PageMismatch,
-    RequestContext,
-    incomplete_message,
-)
+from ._types import OnListChange, OnPage, RequestContext, ResumeToken
+from .errors import ListChanged, ListIncomplete, PageMismatch, incomplete_message
 from .models import Page
 
 __all__ = [
     "AsyncPager",
+    "FetchPage",
     "ItemIterator",
     "OnListChange",
     "OnPage",
@@ -70,40 +61,23 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-OnListChange = Literal["warn", "raise", "ignore"]
-"""What a pager does when ``totalElements`` changes while a list is read."""
-
-OnPage = Callable[[Page[Any]], object]
-"""Called with each page as it is handed over, in page order (for progress)."""
+X = TypeVar("X")
 
 FetchPage = Callable[[int, int, float | None], Coroutine[Any, Any, Page[T]]]
-"""``fetch(number, size, deadline) -> Page``; raises the typed error of that page."""
+"""``fetch(number, size, deadline) -> Page``; raises the typed error of that
+page, whose ``resume`` starts a pass at that page and size."""
 
 
-class ResumeToken(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a failed pass can go on: attached to every error raised while
-    listing as ``err.resume``. Small, picklable, and JSON-encodable with
-    msgspec; pass it back as ``resume=`` to a listing of the same path.
-
-    Attributes:
-        path: the URL path that was listed.
-        page: the API page to start at (the one that failed).
-        page_size: the page size the server actually used, so a resume after a
-            server-capped size starts on the right item.
-        page_base: the page base of the pass.
-    """
-
-    path: str
-    page: int
-    page_size: int
-    page_base: int
-
-
-class _PageStream(Generic[T]):
+class _PageStream(Pass[Page[T]]):
     """One pass over a listing. Owns its page tasks; :meth:`aclose` cancels them."""
 
     def __init__(self, pager: AsyncPager[T], start_page: int) -> None:
+        super().__init__(
+            path=pager.path,
+            listing_timeout=pager.listing_timeout,
+            on_list_change=pager.on_list_change,
+            on_page=pager.on_page,
+        )
         self._pager = pager
         self._fetch = pager._fetch
         self._start = start_page
@@ -111,63 +85,46 @@ class _PageStream(Generic[T]):
         self._cap = start_page + pager.max_pages - 1 if pager.max_pages is not None else None
         self._size = pager.page_size
         self._scheduled = start_page - 1  # highest page number with a task
-        self._tasks: dict[int, asyncio.Task[Page[T]]] = {}
+        self._page_tasks: dict[int, asyncio.Task[Page[T]]] = {}
         self._dropped: list[asyncio.Task[Page[T]]] = []
         self._last: int | None = None  # last page to read, once known
         self._failed_at: int | None = None
         self._known = False  # whether the first page of the pass arrived
-        self._deadline: float | None = None
-        self._closed = False
         self._finished = False
         self._drift_reported = False
         self._first_total: int | None = None
         #: Per-pass state, read through the iterators.
         self.total_pages: int | None = None
-        self.total_elements: int | None = None
         self.page_size: int | None = None
-        self.items_read = 0
-        self.pages_read = 0
 
-    # -- the consumer side ------------------------------------------------
-
-    async def next(self) -> Page[T] | None:
-        if self._closed:
-            raise RuntimeError("this listing was closed by pager.aclose()")
+    async def _step(self) -> Page[T] | None:
         number = self._next
-        if not self._known and not self._tasks:
-            self._begin()
         if self._last is not None and number > self._last:
             self._finish()
             return None
-        try:
-            page = await self._tasks.pop(number)
-            if not self._known:
-                self._learn(page, number)
-            else:
-                self._check_echo(page, number)
-                self._check_drift(page, number)
-        except FloliveError as exc:
-            if exc.resume is None:
-                exc.resume = ResumeToken(
-                    path=self._pager.path,
-                    page=number if exc.page is None else exc.page,
-                    page_size=self._size,
-                    page_base=self._pager.page_base,
-                )
-            raise
+        page = await self._page_tasks.pop(number)
+        if not self._known:
+            self._learn(page, number)
+        else:
+            self._check_echo(page, number)
+            self._check_drift(page, number)
         self._next = number + 1
         page = self._took(page, number)
         self._schedule()
-        on_page = self._pager.on_page
-        if on_page is not None:
-            on_page(page)
         return page
+
+    def _context(self, number: int | None) -> RequestContext:
+        """The context of an error the pass raises itself, on page ``number``."""
+        resume = None
+        if number is not None:
+            resume = ResumeToken(
+                path=self.path, page=number, page_size=self._size, page_base=self._pager.page_base
+            )
+        return RequestContext("GET", self.path, number, resume=resume)
 
     def _begin(self) -> None:
         """Send the first window: the first page and what can be guessed after it."""
         pager = self._pager
-        if pager.listing_timeout is not None:
-            self._deadline = asyncio.get_running_loop().time() + pager.listing_timeout
         hint = pager._hint
         if hint is not None and hint[0] == pager.page_size:
             # A previous pass learnt the size the server uses and where the
@@ -202,7 +159,6 @@ class _PageStream(Generic[T]):
 
     def _took(self, page: Page[T], number: int) -> Page[T]:
         """Account for a page handed over; trim it to ``max_items``."""
-        self.pages_read += 1
         self.total_pages = page.total_pages
         self.total_elements = page.total_elements
         self._pager.total_pages = page.total_pages
@@ -250,7 +206,7 @@ class _PageStream(Generic[T]):
             n = self._scheduled
             task = asyncio.create_task(fetch(n, size, deadline))
             task.add_done_callback(functools.partial(self._on_done, n))
-            self._tasks[n] = task
+            self._page_tasks[n] = task
 
     def _on_done(self, failed: int, task: asyncio.Task[Page[T]]) -> None:
         if task.cancelled() or task.exception() is None or self._closed:
@@ -269,8 +225,8 @@ class _PageStream(Generic[T]):
         self._drop(lambda n: n > number)
 
     def _drop(self, which: Callable[[int], bool]) -> None:
-        for n in [n for n in self._tasks if which(n)]:
-            task = self._tasks.pop(n)
+        for n in [n for n in self._page_tasks if which(n)]:
+            task = self._page_tasks.pop(n)
             task.cancel()
             self._dropped.append(task)
 
@@ -282,7 +238,7 @@ class _PageStream(Generic[T]):
                 number,
                 page.number,
                 self._pager.page_base,
-                context=RequestContext("GET", self._pager.path, number),
+                context=self._context(number),
             )
 
     def _check_drift(self, page: Page[T], number: int) -> None:
@@ -292,19 +248,14 @@ class _PageStream(Generic[T]):
         mode = pager.on_list_change
         if mode == "raise":
             raise ListChanged(
-                self._first_total or 0,
-                page.total_elements,
-                context=RequestContext("GET", pager.path, number),
+                self._first_total or 0, page.total_elements, context=self._context(number)
             )
         if mode == "warn" and not self._drift_reported:
             self._drift_reported = True
-            warnings.warn(
-                ListChangedWarning(
-                    f"{pager.path}: totalElements changed from {self._first_total} "
-                    f"to {page.total_elements} at page {number} while the list was read; "
-                    "items may be skipped or repeated at page boundaries"
-                ),
-                stacklevel=4,
+            self._changed(
+                f"totalElements changed from {self._first_total} "
+                f"to {page.total_elements} at page {number} while the list was read; "
+                "items may be skipped or repeated at page boundaries"
             )
         # A list that grew has more pages: read them too, rather than stop short.
         assert self._last is not None
@@ -326,75 +277,38 @@ class _PageStream(Generic[T]):
             and pager.max_items is None
             and (self._cap is None or (self._last is not None and self._last < self._cap))
         )
-        if not full or expected is None or self.items_read >= expected:
+        if not full or expected is None:
             return
-        if pager.on_list_change == "raise":
-            raise ListIncomplete(
-                expected,
-                self.items_read,
-                pager.page_base,
-                context=RequestContext("GET", pager.path),
-            )
-        if pager.on_list_change == "warn":
-            warnings.warn(
-                ListIncompleteWarning(
-                    f"{pager.path}: "
-                    + incomplete_message(expected, self.items_read, pager.page_base)
-                ),
-                stacklevel=4,
-            )
+        self._short(
+            expected,
+            lambda: ListIncomplete(
+                expected, self.items_read, pager.page_base, context=self._context(None)
+            ),
+            incomplete_message(expected, self.items_read, pager.page_base),
+        )
 
-    async def aclose(self) -> None:
-        self._closed = True
-        tasks = [*self._tasks.values(), *self._dropped]
-        self._tasks.clear()
+    def _tasks(self) -> list[asyncio.Task[Any]]:
+        tasks = [*self._page_tasks.values(), *self._dropped]
+        self._page_tasks.clear()
         self._dropped.clear()
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            # Awaiting them retrieves their results, so no "exception was never
-            # retrieved" noise, and guarantees their connections are released.
-            await asyncio.gather(*tasks, return_exceptions=True)
+        return tasks
 
 
-class _PassIterator(AsyncClosing, Generic[T]):
-    """What both iterators share: the per-pass state and closing."""
-
-    def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
-        self._pager = pager
-        self._stream = stream
+class _PagerIterator(PassIterator[X, _PageStream[Any]]):
+    """What both iterators of a pager share: the per-pass state of the pager's pass."""
 
     @property
     def total_pages(self) -> int | None:
         """``totalPages`` as the last page handed over reported it (``None`` before)."""
-        return self._stream.total_pages
-
-    @property
-    def total_elements(self) -> int | None:
-        """``totalElements`` as the last page handed over reported it (``None`` before)."""
-        return self._stream.total_elements
+        return self._pass.total_pages
 
     @property
     def page_size(self) -> int | None:
         """The page size the server used in this pass (``None`` before page one)."""
-        return self._stream.page_size
-
-    @property
-    def items_read(self) -> int:
-        """Items handed over by this pass so far."""
-        return self._stream.items_read
-
-    @property
-    def pages_read(self) -> int:
-        """Pages handed over by this pass so far."""
-        return self._stream.pages_read
-
-    async def aclose(self) -> None:
-        """Stop this pass and cancel its fetches. Idempotent."""
-        await self._pager._close(self._stream)
+        return self._pass.page_size
 
 
-class PageIterator(_PassIterator[T]):
+class PageIterator(_PagerIterator[Page[T]]):
     """One pass over a listing, page by page; returned by :meth:`AsyncPager.pages`.
 
     Carries the state of its own pass: :attr:`total_pages`,
@@ -403,43 +317,13 @@ class PageIterator(_PassIterator[T]):
     :meth:`aclose`) cancels its fetches deterministically.
     """
 
-    def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
-        super().__init__(pager, stream)
-        self._gen = pager._run(stream)
 
-    def __aiter__(self) -> PageIterator[T]:
-        return self
-
-    def __anext__(self) -> Awaitable[Page[T]]:
-        return self._gen.__anext__()
-
-
-class ItemIterator(_PassIterator[T]):
+class ItemIterator(_PagerIterator[T]):
     """One pass over a listing, item by item; returned by ``aiter(pager)`` and
     :meth:`AsyncPager.items`. Same per-pass attributes as :class:`PageIterator`."""
 
-    def __init__(self, pager: AsyncPager[T], stream: _PageStream[T]) -> None:
-        super().__init__(pager, stream)
-        # Pages come from the same generator as PageIterator's, so dropping
-        # this iterator (a `break`) lets the event loop's finalizer close it.
-        self._pages = pager._run(stream)
-        self._it: Iterator[T] = iter(())
 
-    def __aiter__(self) -> ItemIterator[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        # Items of the page in hand first: no generator step per item.
-        for item in self._it:
-            return item
-        while True:
-            page = await self._pages.__anext__()
-            self._it = iter(page.items)
-            for item in self._it:
-                return item
-
-
-class AsyncPager(AsyncClosing, Generic[T]):
+class AsyncPager(Listing[T, Page[T], _PageStream[T]]):
     """A lazy listing: iterate it for items, or :meth:`pages` for pages.
 
     Nothing is fetched until iteration starts; each iteration is a fresh pass,
@@ -499,22 +383,11 @@ class AsyncPager(AsyncClosing, Generic[T]):
         listing_timeout: float | None = None,
         source: ListSource | None = None,
     ) -> None:
-        if page_size < 1:
-            raise ValueError("page_size must be >= 1")
-        if page_base not in (0, 1):
-            raise ValueError("page_base must be 0 or 1")
+        # Values come checked from the client's settings (flolive._options);
+        # what only the pager can know is checked here.
         if start_page is not None and start_page < page_base:
             raise ValueError(f"start_page must be >= page_base ({page_base})")
-        if max_pages is not None and max_pages < 1:
-            raise ValueError("max_pages must be >= 1")
-        if max_items is not None and max_items < 1:
-            raise ValueError("max_items must be >= 1")
-        if prefetch < 1:
-            raise ValueError("prefetch must be >= 1")
-        if speculate < 0:
-            raise ValueError("speculate must be >= 0")
-        if on_list_change not in ("warn", "raise", "ignore"):
-            raise ValueError("on_list_change must be 'warn', 'raise' or 'ignore'")
+        super().__init__()
         self._fetch = fetch
         self.path = path
         self.page_size = page_size
@@ -533,10 +406,6 @@ class AsyncPager(AsyncClosing, Generic[T]):
         self.page_size_used: int | None = None
         #: (size asked, size used, totalPages) from the latest first page.
         self._hint: tuple[int, int, int] | None = None
-        # Streams, not generators: a generator dropped by `async for` loses its
-        # weak references before the loop's finalizer closes it, so a pager
-        # holding generators could not close them in __aexit__.
-        self._open: set[_PageStream[T]] = set()
         self.source = source
 
     def __repr__(self) -> str:
@@ -550,7 +419,8 @@ class AsyncPager(AsyncClosing, Generic[T]):
 
     def items(self, start_page: int | None = None) -> ItemIterator[T]:
         """A new pass over the items, from ``start_page`` (default: the pager's)."""
-        return ItemIterator(self, self._stream(start_page))
+        stream = self._stream(start_page)
+        return ItemIterator(stream, self._items(stream), self._close)
 
     def pages(self, start_page: int | None = None) -> PageIterator[T]:
         """A new pass over pages (:class:`~flolive.models.Page`), from
@@ -559,43 +429,20 @@ class AsyncPager(AsyncClosing, Generic[T]):
         Each page carries its API ``number``: after an interruption, pass
         ``start_page=last_number + 1`` to go on (or use ``err.resume``).
         """
-        return PageIterator(self, self._stream(start_page))
+        stream = self._stream(start_page)
+        return PageIterator(stream, self._units(stream), self._close)
 
-    async def collect(self) -> list[T]:
-        """Read the whole listing into a list (memory grows with the list)."""
-        out: list[T] = []
-        async with self.pages() as pages:
-            async for page in pages:
-                out.extend(page.items)
-        return out
+    def _new_pass(self) -> _PageStream[T]:
+        return _PageStream(self, self.start_page)
 
     def _stream(self, start_page: int | None) -> _PageStream[T]:
         if start_page is None:
             start_page = self.start_page
         elif start_page < self.page_base:
             raise ValueError(f"start_page must be >= page_base ({self.page_base})")
-        stream = _PageStream(self, start_page)
-        self._open.add(stream)
-        return stream
+        return self._opened(_PageStream(self, start_page))
 
-    async def _close(self, stream: _PageStream[T]) -> None:
-        self._open.discard(stream)
-        await stream.aclose()
-
-    async def _run(self, stream: _PageStream[T]) -> AsyncGenerator[Page[T], None]:
-        try:
-            while (page := await stream.next()) is not None:
-                yield page
-        finally:
-            await self._close(stream)
-
-    async def aclose(self) -> None:
-        """Stop every pass of this pager still open and cancel its fetches."""
-        for stream in list(self._open):
-            await self._close(stream)
-
-    # -- pipelines (flolive.arrow, flolive.dask): imported on use, so pyarrow
-    # and dask stay out of the core's imports.
+    # -- pipelines
 
     def arrow(self, start_page: int | None = None) -> AsyncIterator[Any]:
         """A new pass of one :class:`pyarrow.RecordBatch` per page, from
@@ -605,11 +452,9 @@ class AsyncPager(AsyncClosing, Generic[T]):
         with the same resume (``start_page=err.resume.page``) and cleanup
         (``async with pager``, ``break``). Schemas: :mod:`flolive.arrow`.
         """
-        from .arrow import arrow_batches
-
         if self.source is None:
             raise ValueError("arrow() needs the item type: use a pager made by a Client")
-        return arrow_batches(self.pages(start_page), self.source.item_type)
+        return self._arrow(self.pages(start_page), self.source.item_type)
 
     async def plan(self, pages_per_part: int = 50) -> list[Part]:
         """Split this listing into picklable :class:`~flolive.parts.Part` s of

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from .errors import (
     APIError,
+    CertificateError,
     DeadlineExceeded,
     FloliveError,
     HTTPStatusError,
@@ -118,12 +119,14 @@ class RetryPolicy:
         ctx = error.context
         if ctx is None or isinstance(error, DeadlineExceeded):
             return False
-        if ctx.method != "GET" and not ctx.idempotent:
+        if ctx.method not in ("GET", "HEAD") and not ctx.idempotent:
             return False
         if isinstance(error, APIError):
             return error.code in self.retry_codes
         if isinstance(error, HTTPStatusError):
             return error.http_status in self.retry_statuses
+        if isinstance(error, CertificateError):
+            return False  # a certificate that fails to verify does not heal
         if isinstance(error, TransportError):
             return self.retry_transport_errors
         return False
@@ -151,15 +154,17 @@ class RetryPolicy:
         asked none (or asked in a form that cannot be read).
 
         Reads ``retry-after-ms`` and ``Retry-After`` as seconds or an HTTP date.
-        A wait in the past or below zero is 0; NaN, infinities and garbage are
-        ignored (backoff applies); anything above ``max_retry_after`` is capped.
+        A wait of 0, below zero or in the past is no hint (as openai-python and
+        dlt read it): backoff applies, so the retries are not sent all at
+        once. NaN, infinities and garbage are ignored too; anything above
+        ``max_retry_after`` is capped.
         """
         seconds = _seconds(headers.get("retry-after-ms"), scale=1000.0)
         if seconds is None:
             seconds = _seconds(headers.get("Retry-After"), scale=1.0)
-        if seconds is None:
+        if seconds is None or seconds <= 0.0:
             return None
-        return min(max(seconds, 0.0), self.max_retry_after)
+        return min(seconds, self.max_retry_after)
 
 
 def _seconds(raw: str | None, *, scale: float) -> float | None:

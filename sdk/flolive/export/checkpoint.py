@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..cursor import CursorToken
+from .._types import CursorToken
 from .errors import ExportError
 
 __all__ = ["CHECKPOINT_SUFFIX", "Checkpoint"]
