@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
-from flolive._ratelimit import MIN_RATE, RateController, check_max_rate
+from flolive._options import check
+from flolive._ratelimit import MIN_RATE, RateController, Verdict
 
 
 class LeakyBucket:
@@ -53,19 +55,23 @@ def test_unlimited_until_the_first_pushback() -> None:
     ctl = RateController()
     for i in range(1000):
         assert ctl.reserve(i * 0.001) == 0.0
-        assert ctl.observe(i * 0.001, i * 0.001 + 0.0005, pushback=False)
+        assert ctl.observe(i * 0.001, i * 0.001 + 0.0005, pushback=False) == Verdict()
     assert ctl.rate(1.0) is None
     assert ctl.cuts == 0
 
 
-def test_a_burst_of_pushbacks_cuts_once() -> None:
+def test_a_burst_of_pushbacks_cuts_once_and_costs_no_attempt() -> None:
     ctl = RateController()
     sends = [i * 0.001 for i in range(20)]
     for t in sends:
         ctl.reserve(t)
     ctl.observe(sends[0], 0.020, pushback=False)
-    for t in sends[1:]:  # all sent before the cut: one cut for all of them
-        ctl.observe(t, 0.021, pushback=True)
+    # The first push-back alone proves nothing: backoff, and it counts.
+    assert ctl.observe(sends[1], 0.021, pushback=True) == Verdict(paced=False, counts=True)
+    # The second cuts (the gateway's burst is spent): it costs no attempt.
+    assert ctl.observe(sends[2], 0.021, pushback=True) == Verdict(paced=True, counts=False)
+    for t in sends[3:]:  # sent before the cut: answered by it, paced, free
+        assert ctl.observe(t, 0.021, pushback=True) == Verdict(paced=True, counts=False)
     assert ctl.cuts == 1
     rate = ctl.rate(0.021)
     # beta times the send rate measured up to the push-back: 19 sends over 21 ms.
@@ -77,7 +83,8 @@ def test_pushback_with_nothing_passing_is_not_learnt() -> None:
     ctl = RateController()
     for i in range(10):
         ctl.reserve(i * 0.01)
-        assert ctl.observe(i * 0.01, i * 0.01 + 0.001, pushback=True)
+        # Nothing ever passed: an outage, backoff's, and every one counts.
+        assert ctl.observe(i * 0.01, i * 0.01 + 0.001, pushback=True) == Verdict()
     assert ctl.rate(1.0) is None
     assert not ctl.passing(1.0)
 
@@ -129,10 +136,63 @@ def test_never_below_the_floor() -> None:
     ("value", "expected"), [("auto", "auto"), (None, None), (10, 10.0), (0.5, 0.5)]
 )
 def test_max_rate_values(value: object, expected: object) -> None:
-    assert check_max_rate("max_rate", value) == expected
+    assert check("max_rate", value, "client") == expected
+    assert check("max_rate", value, "request") == expected
 
 
 @pytest.mark.parametrize("value", [0, -1, math.inf, math.nan, True, "fast"])
 def test_max_rate_refused(value: object) -> None:
     with pytest.raises(ValueError, match="max_rate"):
-        check_max_rate("max_rate", value)
+        check("max_rate", value, "client")
+
+
+@pytest.mark.parametrize("fault", [0.05, 0.3])
+def test_random_faults_are_not_learnt_as_a_rate(fault: float) -> None:
+    """An unlimited server failing a random share of requests (the test
+    suite's server_error=0.3) pushes back on the same share at any rate: at
+    most a brief cut, then no rate in force, and the share is the background."""
+    ctl = RateController()
+    rng = random.Random(7)
+    now = 0.0
+    for _ in range(3000):
+        now += max(ctl.reserve(now), 0.001)  # 1000 requests/s while unlimited
+        ctl.observe(now, now + 0.002, pushback=rng.random() < fault)
+    assert now <= 1.2 * 3.0  # a cut or two, undone
+    assert ctl.rate(now) is None or ctl.rate(now) >= 1000.0
+    assert ctl.give_ups >= 1
+    assert abs(ctl.background - fault) < 0.15
+
+
+def test_a_known_quota_with_random_faults_stays_at_the_quota() -> None:
+    ctl = RateController(ceiling=20.0)
+    rng = random.Random(3)
+    now = 0.0
+    for _ in range(2000):
+        now += ctl.reserve(now)
+        ctl.observe(now, now + 0.002, pushback=rng.random() < 0.3)
+    rate = ctl.rate(now)
+    assert rate is not None and rate >= 15.0
+
+
+def test_every_pushback_counts_when_nothing_passes_however_long() -> None:
+    """A server that throttles every request: no cut, no pacing, every
+    push-back an attempt, so the RetryPolicy ends it with RateLimited."""
+    ctl = RateController()
+    for i in range(500):
+        t = i * 0.1
+        assert ctl.reserve(t) == 0.0
+        assert ctl.observe(t, t + 0.01, pushback=True) == Verdict(paced=False, counts=True)
+    assert ctl.cuts == 0
+
+
+def test_pushback_after_a_measured_cut_is_paced_and_counts() -> None:
+    ctl = RateController()
+    r = drive(ctl, LeakyBucket(100.0, 10), 500, rtt=0.002)
+    now = r["time"]
+    assert ctl.rate(now) is not None
+    cuts = ctl.cuts
+    ctl.reserve(now)
+    ctl.observe(now, now + 0.001, pushback=False)
+    v = ctl.observe(now, now + 0.002, pushback=True)  # one among passes
+    assert v.paced  # its turn at the rate is the wait
+    assert ctl.cuts == cuts and v.counts  # proves nothing alone: an attempt
