@@ -118,11 +118,8 @@ class RateController:
         probe: int = 150,
         tolerance: float = 0.1,
     ) -> None:
-        self.ceiling = ceiling
-        self.margin = margin
-        self.beta = beta
-        self.probe = probe
-        self.tolerance = tolerance
+        self.ceiling, self.margin, self.beta = ceiling, margin, beta
+        self.probe, self.tolerance = probe, tolerance
         #: Bumped at every cut: a waiting request re-queues at the new rate.
         self.epoch = 0
         self.cuts = 0
@@ -237,7 +234,7 @@ class RateController:
                 # rate caused. It went on as before: it is the server's own.
                 self._give_up(now, share)
                 return False
-        if current is None and not self.give_ups and pushed >= 2:
+        if current is None and not self.give_ups and pushed >= 2 and share > self.tolerance:
             # The first push-back of a client that never learnt the server
             # pushes back on its own: the gateway's burst is spent. Its round
             # says nothing of the rate; what follows is judged.

@@ -356,7 +356,7 @@ class Transport:
                 if not verdict.counts and free < _MAX_FREE_RETRIES:
                     free += 1
                     attempt -= 1  # the client sent too fast: not the request's fault
-            delay = policy.decide(error, max(attempt, 1))
+            delay = policy.decide(error, max(attempt, 1))  # 0 after a free push-back
             if delay is None:
                 raise error
             if verdict.paced:
@@ -368,11 +368,12 @@ class Transport:
                     context=ctx,
                 ) from error
             self.stats.retries += 1
+            number = max(attempt, 1)  # a push-back that did not count retries as the first
             if policy.on_retry is not None:
-                policy.on_retry(error, attempt, delay)
+                policy.on_retry(error, number, delay)
             logger.debug(
                 "retry %d of %d in %.2f s: %s: %s",
-                attempt,
+                number,
                 policy.max_retries,
                 delay,
                 type(error).__name__,
