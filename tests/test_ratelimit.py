@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from typing import Any
 
 import pytest
 
@@ -198,3 +200,74 @@ def test_pushback_after_a_measured_cut_is_paced_and_counts() -> None:
     assert v.paced  # its turn at the rate is the wait
     assert ctl.cuts == cuts
     assert v.counts
+
+
+# -- against gateways: the sandbox's rate_limit and a real nginx limit_req ------
+
+EXPECTED_IDS = [1_030_247 + i for i in range(988)]
+
+
+async def test_the_sandbox_limits_like_nginx_limit_req_nodelay() -> None:
+    from flolive.sandbox.faults import LeakyBucket
+
+    bucket = LeakyBucket(10.0, 2)
+    # burst + 1 at once, then one per 1/rate s; refusals do not fill the bucket.
+    assert [bucket.admit(0.0) for _ in range(5)] == [True, True, True, False, False]
+    assert [bucket.admit(0.05), bucket.admit(0.1), bucket.admit(0.1)] == [False, True, False]
+    with pytest.raises(ValueError, match="rate_limit"):
+        LeakyBucket(0.0, 1)
+
+
+async def test_a_listing_behind_the_sandbox_rate_limit_learns_the_rate() -> None:
+    from flolive import Client
+    from flolive.sandbox import Sandbox
+
+    sandbox = Sandbox(rate_limit=(200.0, 5))
+    async with sandbox as url, Client(base_url=url, page_size=5) as client:
+        ids = [p.id async for p in client.campaign_participants(1, 1)]
+        stats = client.stats
+    assert ids == EXPECTED_IDS  # complete, each once, in order
+    assert sandbox.stats.rate_limited == stats.throttles > 0  # 429s, none lost
+    # No Retry-After: the rate, not backoff, ended the push-back.
+    assert stats.rate is not None
+    assert sandbox.stats.rate_limited / sandbox.stats.requests < 0.25
+
+
+async def test_a_server_that_throttles_every_request_still_ends_with_rate_limited(
+    fake_sleep: Any,
+) -> None:
+    from flolive import Client, RateLimited
+    from flolive.sandbox import Sandbox
+
+    sandbox = Sandbox(rate_limit=(0.001, 0), record=True)
+    assert sandbox.rate_limit is not None
+    sandbox.rate_limit.admit(time.monotonic())  # its one pass spent: 1000 s to the next
+    async with sandbox as url, Client(base_url=url, sleep=fake_sleep) as client:
+        with pytest.raises(RateLimited) as info:
+            await client.campaign(1, 1)
+        assert client.stats.requests == 4  # the policy's 4 attempts, none free
+    assert info.value.http_status == 429
+    assert len(fake_sleep.calls) == 3  # backoff, not the rate: nothing passed
+
+
+def test_a_listing_behind_real_nginx_limit_req() -> None:
+    """nginx 1.22 `limit_req rate=100r/s burst=10 nodelay; limit_req_status
+    429` in front of the sandbox, as the gateways the limiter is for."""
+    from benchmarks.gateway import nginx, nginx_binary, sandbox
+
+    if nginx_binary() is None:
+        pytest.skip("nginx is not installed (CI installs nginx-light)")
+    import asyncio
+
+    from flolive import Client
+
+    async def listing(url: str) -> tuple[list[int], int, int]:
+        async with Client(base_url=url, page_size=2) as client:
+            ids = [p.id async for p in client.campaign_participants(1, 1)]
+            return ids, client.stats.throttles, client.stats.requests
+
+    with sandbox() as api, nginx(api, 100, 10) as url:
+        ids, throttles, requests = asyncio.run(listing(url))
+    assert ids == EXPECTED_IDS
+    assert throttles > 0  # nginx did limit
+    assert throttles / requests < 0.25  # unlimited, about a third are 429
