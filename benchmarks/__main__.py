@@ -438,6 +438,15 @@ def case_sync(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def case_ratelimit(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
+    """Listings behind a rate-limiting gateway (benchmarks/ratelimit.py)."""
+    from . import ratelimit
+
+    lines = ratelimit.main(["--runs", "1" if args.quick else "3"])
+    report["ratelimit"] = lines
+    return lines
+
+
 CASES = {
     "latency": case_latency,
     "cpu": case_cpu,
@@ -447,6 +456,7 @@ CASES = {
     "import": case_import,
     "export": case_export,
     "sync": case_sync,
+    "ratelimit": case_ratelimit,
 }
 # Arrow, dlt and Dask cases (they need the arrow, dlt and dask extras).
 CASES.update({name: functools.partial(case, server) for name, case in PIPELINE_CASES.items()})

@@ -301,6 +301,7 @@ class BaseClient(AsyncClosing):
             proxy=proxy,
             proxy_auth=proxy_auth,
             adaptive=settings["adaptive_concurrency"],
+            max_rate=settings["max_rate"],
         )
         self._state = ClientState.OPEN
         return self
@@ -348,6 +349,7 @@ class BaseClient(AsyncClosing):
             timeout=s["timeout"],
             retry=s["retry"],
             max_response_size=s["max_response_size"],
+            max_rate=s["max_rate"],
             headers=s.get("extra_headers"),
         )
 

@@ -351,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
     sbx.add_argument("--retry-after", type=_nonneg_seconds, default=1.0, help="Retry-After of 429s")
     sbx.add_argument("--throttle-above", type=_positive, help="429 above N requests in flight")
+    sbx.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="R",
+        help="limit requests as nginx's limit_req rate=R nodelay (429 without Retry-After)",
+    )
+    sbx.add_argument("--burst", type=_nonneg_int, default=0, help="limit_req burst of --rate-limit")
     sbx.add_argument("--drift", type=_nonneg_int, default=0, help="participants added per page")
     sbx.add_argument(
         "--subscriber-count",
@@ -843,6 +850,8 @@ async def _sandbox(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.rate_limit is not None and not 0 < args.rate_limit < math.inf:
+        raise CliError(f"--rate-limit must be a number of requests/s > 0, got {args.rate_limit}")
     counts = dict(args.subscriber_count)
     sandbox = Sandbox(
         subscriber_counts={**DEFAULT_SUBSCRIBER_COUNTS, **counts} if counts else None,
@@ -853,6 +862,7 @@ async def _sandbox(args: argparse.Namespace) -> int:
         latency=args.latency,
         faults=faults,
         throttle_above=args.throttle_above,
+        rate_limit=None if args.rate_limit is None else (args.rate_limit, args.burst),
         drift=args.drift,
         token=token,
         host=args.host,
