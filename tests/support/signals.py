@@ -30,6 +30,11 @@ class SoakReport:
     #: trials whose export ended before the first signal (nothing to check but the file)
     finished_first: int = 0
     hangs: int = 0
+    #: trials timed from the spawn (not checked: see :func:`one_trial`)
+    spawn_trials: int = 0
+    #: of those, the ones Python's default handling ended (a traceback or a
+    #: death by the signal): it landed before the command's handlers existed
+    before_handlers: int = 0
     tracebacks: int = 0
     wrong: list[str] = field(default_factory=list)
     codes: Counter[int] = field(default_factory=Counter)
@@ -37,18 +42,47 @@ class SoakReport:
     def line(self) -> str:
         return (
             f"{self.trials} trials: {self.hangs} hangs, {self.tracebacks} tracebacks, "
-            f"{len(self.wrong)} wrong, {self.finished_first} finished before the signal; "
+            f"{len(self.wrong)} wrong, {self.finished_first} finished before the signal, "
+            f"of {self.spawn_trials} timed from the spawn {self.before_handlers} landed before "
+            "the handlers existed; "
             f"exit codes {dict(sorted(self.codes.items()))}"
         )
 
 
+def _stopped_by(code: int, lines: list[str], sent: tuple[int, int]) -> bool:
+    """Whether the process ended as stopped by the first signal it received:
+    exit 128 + N and one line naming N. Two signals sent a moment apart may
+    be pending together, and the kernel then delivers the lower number first,
+    so either of the two sent may be the first received."""
+    if code - 128 not in sent or len(lines) != 1:
+        return False
+    return lines[0] == f"flolive: interrupted by {signal.Signals(code - 128).name}"
+
+
+def handles_signals(pid: int) -> bool:
+    """Whether process ``pid`` catches SIGTERM and SIGHUP (the command's
+    handlers are installed: ``SigCgt`` in ``/proc/PID/status``)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            caught = int(line.split()[1], 16)
+            return all(caught >> (sig - 1) & 1 for sig in (signal.SIGTERM, signal.SIGHUP))
+    return False
+
+
 async def _event(proc: asyncio.subprocess.Process, out: Path, on: str) -> None:
-    """Wait for the trial's event: the first checkpoint on disk, or the start."""
-    if on == "start":
+    """Wait for the trial's event: ``"spawn"`` (none), ``"start"`` (the
+    command's handlers are installed: the rest of start-up is ahead), or
+    ``"checkpoint"`` (the first checkpoint on disk)."""
+    if on == "spawn":
         return
+    ready = (lambda: handles_signals(proc.pid)) if on == "start" else checkpoint_of(out).exists
     async with asyncio.timeout(60):  # bounds a broken test only
-        while not checkpoint_of(out).exists() and proc.returncode is None:
-            await asyncio.sleep(0.002)
+        while not ready() and proc.returncode is None:
+            await asyncio.sleep(0.001)
 
 
 async def one_trial(
@@ -97,6 +131,12 @@ async def one_trial(
     err = err_b.decode()
     assert proc.returncode is not None
     report.codes[proc.returncode] += 1
+    if on == "spawn":
+        # Before the command's handlers exist (interpreter start, `import
+        # flolive`) Python's defaults act: only counted.
+        report.before_handlers += proc.returncode in (-first, -second) or "Traceback" in err
+        report.spawn_trials += 1
+        return
     if "Traceback" in err or "Exception ignored" in err:
         report.tracebacks += 1
         report.wrong.append(f"{on}: traceback: {err[-300:]!r}")
@@ -106,8 +146,8 @@ async def one_trial(
         report.finished_first += 1
     elif proc.returncode == 0 and not lines:
         report.finished_first += 1  # ended (quietly, -q) before the signal landed
-    elif proc.returncode != 128 + first or len(lines) != 1 or not lines[0].startswith("flolive:"):
-        report.wrong.append(f"{on}: {first!r}: exit {proc.returncode}, stderr {err!r}")
+    elif not _stopped_by(proc.returncode, lines, (first, second)):
+        report.wrong.append(f"{on}: {first!r}, {second!r}: exit {proc.returncode}, stderr {err!r}")
         return
     if out.exists() or checkpoint_of(out).exists():
         code, _, err = await arun(*args, "-o", str(out), "-q", "--resume")

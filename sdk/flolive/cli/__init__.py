@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flolive: interrupted by {signals.name}", file=sys.stderr, flush=True)
         assert signals.first is not None
         return 128 + signals.first
+    finally:
+        signals.done()
 
 
 def _main(argv: Sequence[str] | None, signals: Signals) -> int:

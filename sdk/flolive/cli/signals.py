@@ -24,7 +24,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["WATCHED", "Signals", "Stopped"]
 
@@ -55,6 +55,7 @@ class Signals:
         self.first: int | None = None
         self._raising = True
         self._task: asyncio.Task[object] | None = None
+        self._previous: dict[int, Any] = {}
 
     @property
     def name(self) -> str:
@@ -65,7 +66,19 @@ class Signals:
     def install(self) -> None:
         """Start-up: the first signal raises :class:`Stopped`."""
         for sig in WATCHED:
-            signal.signal(sig, self._handle)
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+
+    def done(self) -> None:
+        """The command ends: after a signal, block the others (the process is
+        stopping; the interpreter's shutdown would give them their default,
+        fatal, action); else put the handlers back as they were (for a
+        caller that runs :func:`flolive.cli.main` in its own process)."""
+        if self.first is not None:
+            signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+            return
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.first is None
