@@ -375,6 +375,8 @@ def _changed(part: Part, after: int, page: int | None, detail: str) -> ListChang
 
 
 async def _page_batches(client: Client, part: Part, policy: str) -> AsyncIterator[Any]:
+    """The part's pages as record batches; a difference from the plan is
+    reported once per part, by ``policy``."""
     src = part.source
     pager = client.paginate(
         src.path,
@@ -386,9 +388,13 @@ async def _page_batches(client: Client, part: Part, policy: str) -> AsyncIterato
         max_pages=part.pages,
     )
     read = 0
+    reported = False
     async with pager:
         async for page in pager.pages():
-            if page.total_elements != part.total_elements or page.size != part.page_size:
+            if not reported and (
+                page.total_elements != part.total_elements or page.size != part.page_size
+            ):
+                reported = True
                 _list_changed(
                     policy,
                     _changed(
@@ -402,16 +408,9 @@ async def _page_batches(client: Client, part: Part, policy: str) -> AsyncIterato
                 )
             read += len(page.items)
             yield to_record_batch(page.items, src.item_type)
-    if read != part.expected_items:
-        _list_changed(
-            policy,
-            _changed(
-                part,
-                part.total_elements,
-                None,
-                f"expected {part.expected_items} items, read {read}",
-            ),
-        )
+    if not reported and read != part.expected_items:
+        detail = f"expected {part.expected_items} items, read {read}"
+        _list_changed(policy, _changed(part, part.total_elements, None, detail))
 
 
 def _iterate(make: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
