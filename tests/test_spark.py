@@ -454,3 +454,21 @@ def test_an_api_error_in_a_task_reaches_the_user_typed(
     assert "CUSTOMER_1037: Campaign does not exist" in message
     assert "GET /api/v2/customer/1/campaign/2/participants, page 7" in message
     assert TOKEN not in message
+
+
+def _docs_example(name: str) -> str:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "spark.md").read_text("utf-8")
+    for m in re.finditer(r"```python\n# example: ([\w-]+)\n(.*?)```", text, re.S):
+        if m.group(1) == name:
+            return m.group(2)
+    raise LookupError(name)
+
+
+def test_zz_the_docs_example_runs(spark: SparkRun, capsys: pytest.CaptureFixture[str]) -> None:
+    # Last in the module: the example ends with spark.stop(), and getOrCreate()
+    # hands it this module's session.
+    exec(compile(_docs_example("spark-sandbox"), "docs/spark.md", "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert "partitions: 2 rows: 5000" in out
+    statuses = re.findall(r"^\|\s*(\w+)\|\s*(\d+)\|$", out, re.M)
+    assert sum(int(n) for _, n in statuses) == 5000
