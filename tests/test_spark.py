@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import json
 import os
 import pickle
@@ -472,3 +473,32 @@ def test_zz_the_docs_example_runs(spark: SparkRun, capsys: pytest.CaptureFixture
     assert "partitions: 2 rows: 5000" in out
     statuses = re.findall(r"^\|\s*(\w+)\|\s*(\d+)\|$", out, re.M)
     assert sum(int(n) for _, n in statuses) == 5000
+
+
+def test_max_rate_is_split_and_passed_only_when_given(
+    threaded_sandbox: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flolive.spark
+
+    made: list[float | None] = []
+
+    class RatedClient(Client):  # stands in for a core whose Client takes max_rate
+        def __init__(self, *args: Any, max_rate: float | None = None, **kwargs: Any) -> None:
+            made.append(max_rate)
+            super().__init__(*args, **kwargs)
+
+    server = threaded_sandbox(token=TOKEN, campaign_sizes={2: 988})
+    options = _options(server.url, pages_per_partition="5", concurrent_tasks="2")
+    if "max_rate" not in inspect.signature(Client).parameters:
+        with pytest.raises(ValueError, match="option max_rate needs a flolive-sdk whose Client"):
+            FloliveDataSource(options | {"max_rate": "10"})
+    monkeypatch.setattr(flolive.spark, "Client", RatedClient)
+    reader = _reader(options | {"max_rate": "10"})
+    partitions = reader.partitions()
+    assert {p.budget for p in partitions} == {TaskBudget(4, 5.0)}
+    assert sum(b.num_rows for p in partitions for b in reader.read(p)) == 988
+    assert made == [10.0, 5.0, 5.0]  # the plan's client, then one per task
+    made.clear()
+    reader = _reader(options)
+    list(reader.read(reader.partitions()[0]))
+    assert made == [None, None]  # not given: not passed

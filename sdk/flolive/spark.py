@@ -48,6 +48,7 @@ the options and set ``FLOLIVE_TOKEN`` (or ``FLOLIVE_USERNAME`` and
 from __future__ import annotations
 
 import asyncio
+import inspect
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -253,6 +254,8 @@ class _Settings:
             raise ValueError("give only one of the options token, or username and password")
         if (values["username"] is None) != (values["password"] is None):
             raise ValueError("the options username and password go together")
+        if values["max_rate"] is not None and "max_rate" not in _client_parameters():
+            raise ValueError("option max_rate needs a flolive-sdk whose Client takes max_rate")
         return cls(values)
 
     def __getitem__(self, name: str) -> Any:
@@ -287,6 +290,10 @@ class _Settings:
     def redacted(self, options: Mapping[str, str]) -> dict[str, str]:
         secret = {"token", "password"}
         return {k: (_REDACTED if k.lower() in secret else v) for k, v in options.items()}
+
+
+def _client_parameters() -> frozenset[str]:
+    return frozenset(inspect.signature(Client).parameters)
 
 
 # -- the budget split (pure; tested as a table) ------------------------------
