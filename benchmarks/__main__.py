@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .pipelines import CASES as PIPELINE_CASES
+from .spark import CASES as SPARK_CASES
 
 HERE = Path(__file__).resolve().parent
 #: The client's default speculative first window (``Client(speculate=...)``).
@@ -460,6 +461,8 @@ CASES = {
 }
 # Arrow, dlt and Dask cases (they need the arrow, dlt and dask extras).
 CASES.update({name: functools.partial(case, server) for name, case in PIPELINE_CASES.items()})
+# Spark (the spark extra and a Java runtime).
+CASES.update({name: functools.partial(case, server) for name, case in SPARK_CASES.items()})
 
 
 def machine() -> str:
