@@ -412,7 +412,10 @@ async def test_retries_are_logged_without_secrets(
     with caplog.at_level("DEBUG", logger="flolive"):
         async with make_client(sleep=fake_sleep) as c:
             await collect_ids(c)
-    (record,) = [r for r in caplog.records if r.name == "flolive"]
+    # Retries are logged on flolive.retry (FLOLIVE_LOG, docs/logging.md).
+    (record,) = [
+        r for r in caplog.records if r.name == "flolive.retry" and "retry" in r.getMessage()
+    ]
     message = record.getMessage()
     assert message.startswith("retry 1 of 3 in ")
     assert (

@@ -14,6 +14,8 @@ import asyncio
 import collections
 import contextlib
 
+from . import _logging as L
+
 __all__ = ["Limiter"]
 
 
@@ -64,8 +66,9 @@ class Limiter:
         if not self.adaptive or epoch != self.epoch:
             return
         self.epoch += 1
-        self.limit = max(1, self.limit // 2)
+        old, self.limit = self.limit, max(1, self.limit // 2)
         self._credit = 0.0
+        L.log_rate_change("concurrency", old, self.limit, "the server pushed back")
 
     def succeeded(self) -> None:
         if not self.adaptive or self.limit >= self.ceiling:
@@ -74,4 +77,5 @@ class Limiter:
         if self._credit >= 1.0:
             self._credit -= 1.0
             self.limit += 1
+            L.log_rate_change("concurrency", self.limit - 1, self.limit, "no push-back")
             self._wake()

@@ -23,7 +23,9 @@ loop's finalizer, and ``async with`` closes it deterministically.
 from __future__ import annotations
 
 import asyncio
+import opcode
 import operator
+import sys
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -32,7 +34,7 @@ from ._closing import AsyncClosing
 from ._types import OnListChange, OnPage
 from .errors import FloliveError, ListChangedWarning, ListIncompleteWarning
 
-__all__ = ["Listing", "Pass", "PassIterator", "Unit"]
+__all__ = ["Listing", "Pass", "PassIterator", "Unit", "by_async_for"]
 
 T = TypeVar("T")
 U = TypeVar("U", bound="Unit[Any]")
@@ -131,6 +133,22 @@ class Pass(Generic[U]):
 
 
 P = TypeVar("P", bound=Pass[Any])
+
+_GET_AITER = opcode.opmap.get("GET_AITER")
+
+
+def by_async_for() -> bool:
+    """Whether the ``__aiter__`` calling this was called by an ``async for``
+    statement or comprehension, which can never reach the iterator it gets:
+    that one may be the bare generator, so an item costs one generator step
+    and nothing more. ``aiter(listing)`` and ``listing.items()`` give the
+    iterator with the pass's state. Anything unexpected reads as ``False``
+    (the iterator with state, a little slower)."""
+    try:
+        frame = sys._getframe(2)
+        return _GET_AITER is not None and frame.f_code.co_code[frame.f_lasti] == _GET_AITER
+    except (AttributeError, IndexError, ValueError):  # pragma: no cover - other Pythons
+        return False
 
 
 class PassIterator(AsyncClosing, Generic[X, P]):

@@ -193,7 +193,9 @@ def _quoted(value: str | None, secrets: tuple[str | None, ...]) -> str:
 
 def _error_text(error: BaseException | str, secrets: tuple[str | None, ...]) -> str:
     if isinstance(error, BaseException):
-        return redact_text(f"{type(error).__name__}: {error}", *secrets)
+        rid = getattr(error, "request_id", None)
+        tail = f" request_id={_quoted(rid, secrets)}" if isinstance(rid, str) else ""
+        return redact_text(f"{type(error).__name__}: {error}", *secrets) + tail
     return redact_text(error, *secrets)
 
 

@@ -31,7 +31,7 @@ aiohttp's errors hold the request headers, and with them the token.
 from __future__ import annotations
 
 import asyncio
-import logging
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -40,11 +40,12 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
+from . import _logging as L
 from ._auth import Auth, check_token
 from ._codec import error_from_response
 from ._limiter import Limiter
 from ._ratelimit import PASS, RateController, RateLimit, Verdict
-from ._types import RequestContext, ResumeToken, safe_headers
+from ._types import RequestContext, ResumeToken, request_id_of, safe_headers
 from .errors import (
     AuthenticationError,
     CertificateError,
@@ -59,8 +60,6 @@ from .errors import (
     error_for_status,
 )
 from .retry import RetryPolicy, is_pushback
-
-logger = logging.getLogger("flolive")
 
 R = TypeVar("R")
 A = TypeVar("A")
@@ -206,16 +205,17 @@ class Transport:
 
     def _observe(self, rl: RateLimit, sent: float, *, pushback: bool) -> Verdict:
         """Tell the limiter what an answer said; log a change of rate."""
-        epoch = rl.controller.epoch
+        epoch, before = rl.controller.epoch, rl.rate
         verdict = rl.observe(sent, pushback=pushback)
         if rl.controller.epoch != epoch:
             rate = rl.rate
             if rl is self._own_rate:
                 self.stats.rate = rate
-            logger.info(
-                "send rate %s%s after push-back",
-                "unlimited" if rate is None else f"{rate:.4g} requests/s",
-                "" if rl is self._own_rate else " (a call's own max_rate)",
+            L.log_rate_change(
+                "rate (requests/s)" if rl is self._own_rate else "a call's own rate (requests/s)",
+                math.inf if before is None else before,
+                math.inf if rate is None else rate,
+                "the server pushed back" if pushback else "no push-back",
             )
         return verdict
 
@@ -314,6 +314,7 @@ class Transport:
             token = await self._token(ctx) if authenticate else None
             body = b""
             sent: float | None = None  # when the request that was answered was sent
+            started = loop.time()
             try:
                 status, body, retry_after, epoch, answered, sent = await self._send(
                     ctx, url, params, json, token, per_try, max_size, policy, extra_headers, rl
@@ -323,12 +324,33 @@ class Transport:
                     self.limiter.succeeded()
                     if rl is not None:
                         self._observe(rl, sent, pushback=False)
+                    L.log_attempt(
+                        ctx.method,
+                        ctx.path,
+                        status,
+                        (loop.time() - (started if sent is None else sent)) * 1000,
+                        request_id_of(answered.headers),
+                        attempt,
+                        params=params,
+                        secrets=(token,),
+                    )
                     return result
                 error = error_from_response(status, body, retry_after, answered)
             except FloliveError as exc:
                 error = exc
             if token is not None and len(token) >= _MIN_REDACTED:
                 _redact(error, token, body, ctx)
+            L.log_attempt(
+                ctx.method,
+                ctx.path,
+                getattr(error, "http_status", None),
+                (loop.time() - (started if sent is None else sent)) * 1000,
+                error.request_id,
+                attempt,
+                error=error,
+                params=params,
+                secrets=(token,),
+            )
             if (
                 isinstance(error, AuthenticationError)
                 and error.http_status == 401
@@ -339,7 +361,7 @@ class Transport:
                 # One re-login per stale token, shared by all who saw it.
                 refreshed = True
                 attempt -= 1
-                logger.info("%s %s: HTTP 401, getting a new token", ctx.method, ctx.path)
+                L.log_relogin(ctx.method, ctx.path, 401, params=params, secrets=(token,))
                 await self._for_request(ctx, self.auth.refresh(token))
                 continue
             verdict = PASS
@@ -358,6 +380,15 @@ class Transport:
                     free += 1
                     attempt -= 1  # the client sent too fast: not the request's fault
             delay = policy.decide(error, max(attempt, 1))  # 0 after a free push-back
+            if pushback:
+                L.log_throttle(
+                    ctx.method,
+                    ctx.path,
+                    error,
+                    pause=delay if told else None,
+                    params=params,
+                    secrets=(token,),
+                )
             if delay is None:
                 raise error
             if verdict.paced:
@@ -372,13 +403,15 @@ class Transport:
             number = max(attempt, 1)  # a push-back that did not count retries as the first
             if policy.on_retry is not None:
                 policy.on_retry(error, number, delay)
-            logger.debug(
-                "retry %d of %d in %.2f s: %s: %s",
-                number,
-                policy.max_retries,
-                delay,
-                type(error).__name__,
-                error,
+            L.log_retry(
+                ctx.method,
+                ctx.path,
+                attempt=number,
+                max_retries=policy.max_retries,
+                delay=delay,
+                error=error,
+                params=params,
+                secrets=(token,),
             )
             if isinstance(error, RateLimited) and error.retry_after is not None:
                 # The whole client waits, this request at the gate with the rest.

@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from ._listing import Listing, Pass, PassIterator
+from ._listing import Listing, Pass, PassIterator, by_async_for
 from ._types import CursorToken, OnListChange, RequestContext
 from .errors import (
     APIError,
@@ -338,6 +338,8 @@ class AsyncCursor(Listing[T, Chunk[T], _ChunkStream[T]]):
         )
 
     def __aiter__(self) -> CursorItemIterator[T]:
+        if by_async_for():
+            return cast("CursorItemIterator[T]", self._items(self._new_pass()))
         return self.items()
 
     def items(self) -> CursorItemIterator[T]:

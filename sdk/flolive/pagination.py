@@ -40,11 +40,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 
-from ._listing import Listing, Pass, PassIterator
+from ._listing import Listing, Pass, PassIterator, by_async_for
 from ._source import ListSource, Part
 from ._types import OnListChange, OnPage, RequestContext, ResumeToken
 from .errors import ListChanged, ListIncomplete, PageMismatch, incomplete_message
@@ -415,6 +415,8 @@ class AsyncPager(Listing[T, Page[T], _PageStream[T]]):
         )
 
     def __aiter__(self) -> ItemIterator[T]:
+        if by_async_for():
+            return cast("ItemIterator[T]", self._items(self._stream(None)))
         return self.items()
 
     def items(self, start_page: int | None = None) -> ItemIterator[T]:

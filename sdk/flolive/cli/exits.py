@@ -151,7 +151,10 @@ def message(exc: BaseException) -> str:
     if isinstance(exc, CursorExpired):
         return CURSOR_EXPIRED_MESSAGE
     if isinstance(exc, FloliveError):
-        return f"{exc.detail} ({exc.path})" if exc.path else exc.detail
+        where = [exc.path] if exc.path else []
+        if exc.request_id:
+            where.append(f"request id {exc.request_id}")  # what a support ticket needs
+        return f"{exc.detail} ({', '.join(where)})" if where else exc.detail
     if isinstance(exc, ExportError):
         return worded(exc)
     return str(exc)
