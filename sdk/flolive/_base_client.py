@@ -64,7 +64,7 @@ ENVIRONMENT: Mapping[str, str] = {
 
 def environ_setting(name: str, given: str | None) -> str | None:
     """``given``, else the environment's value for ``name`` (see :data:`ENVIRONMENT`)."""
-    return given if given is not None else (os.environ.get(ENVIRONMENT[name]) or None)
+    return given if given is not None else os.environ.get(ENVIRONMENT[name])
 
 
 class ClientState(enum.Enum):
