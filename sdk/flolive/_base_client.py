@@ -13,8 +13,7 @@ import functools
 import os
 import ssl as _ssl
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Self, TypeVar
 
 import aiohttp
 import msgspec
@@ -28,7 +27,6 @@ from ._options import (
     MAX_CHUNK_SIZE,
     MAX_KEEP_ALIVE,
     CursorOptions,
-    ListOptions,
     check,
     names,
     positive_int,
@@ -37,13 +35,12 @@ from ._options import (
 )
 from ._source import ListSource
 from ._transport import ClientStats, Sleep, Transport
-from ._types import USE_CLIENT_DEFAULT, RequestContext, Response, ResumeToken, UseClientDefault
+from ._types import RequestContext, Response, ResumeToken
 from ._version import __version__
 from .cursor import Answer, AsyncCursor
 from .errors import ClientNotOpenError, DecodeError
 from .models import Page
 from .pagination import AsyncPager
-from .retry import RetryPolicy
 
 __all__ = ["ENVIRONMENT", "BaseClient", "ClientState", "environ_setting"]
 
@@ -191,13 +188,6 @@ class BaseClient(AsyncClosing):
             return
         object.__setattr__(self, name, value)
 
-    @property
-    def settings(self) -> Mapping[str, Any]:
-        """Every setting of this client (read-only), by name; each is also an
-        attribute (``client.page_size``), and those :meth:`with_options` may
-        change can be set on the client for its later calls."""
-        return MappingProxyType(self._settings)
-
     def _make_auth(
         self,
         token: str | None,
@@ -222,33 +212,14 @@ class BaseClient(AsyncClosing):
         derived = " derived" if self._root is not self else ""
         return (
             f"<flolive.Client {self.base_url} auth={self._auth.kind} "
-            f"max_concurrency={self._settings['max_concurrency']} {self.state.value}{derived}>"
+            f"max_concurrency={self._settings['max_concurrency']} "
+            f"{self._root._state.value}{derived}>"
         )
 
     # -- lifetime ---------------------------------------------------------
 
-    @property
-    def state(self) -> ClientState:
-        """The :class:`ClientState` of this client (of its parent, for a
-        client made by :meth:`with_options`)."""
-        return self._root._state
-
-    def with_options(self, **options: Any) -> Self:
-        """A client with other defaults that shares this one's session,
-        connection pool, credentials, limiter, pause and stats.
-
-        ``options`` are any of ``page_size``, ``page_base``, ``prefetch``,
-        ``speculate``, ``timeout``, ``listing_timeout``, ``max_response_size``,
-        ``max_rate``, ``retry`` and ``on_list_change``. The derived client is
-        open while this one is; it needs no ``async with`` of its own, and
-        closing it does nothing.
-
-        Example::
-
-            async with Client(...) as client:
-                patient = client.with_options(timeout=120, retry=RetryPolicy(max_retries=8))
-                await patient.campaign(1, 7)
-        """
+    def _derive(self, options: Mapping[str, Any]) -> Self:
+        """A client sharing this one's connection, with other defaults."""
         unknown = options.keys() - names("derive")
         if unknown:
             raise TypeError(
@@ -320,18 +291,6 @@ class BaseClient(AsyncClosing):
             await transport.session.close()
 
     @property
-    def stats(self) -> ClientStats:
-        """Counters of requests, retries, throttles and bytes since the client opened."""
-        return self._root._stats
-
-    @property
-    def concurrency_limit(self) -> int:
-        """The client-wide limit in force: ``max_concurrency``, or less while
-        ``adaptive_concurrency`` backs off."""
-        t = self._root._transport
-        return t.limiter.limit if t is not None else int(self._settings["max_concurrency"])
-
-    @property
     def _t(self) -> Transport:
         t = self._root._transport
         if t is None:
@@ -370,45 +329,18 @@ class BaseClient(AsyncClosing):
             )
         return items[0].token
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        idempotent: bool | None = None,
+    async def _raw(
+        self, method: str, path: str, params: Any, json: Any, call: Mapping[str, Any]
     ) -> Response:
-        """Call any endpoint, including ones the SDK does not model yet, with
-        the client's auth and re-login, limiter, rate limiter, deadline, body
-        cap and typed errors.
-
-        ``path`` is the URL path under ``base_url`` as the endpoint methods
-        use it (``/api/v2/...``), already percent-encoded where it needs to
-        be. GET and HEAD are retried by the client's
-        :class:`~flolive.RetryPolicy`; other methods only with
-        ``idempotent=True``. ``extra_headers`` go over the client's (never
-        ``Authorization``); ``timeout`` defaults to the client's.
-
-        Returns:
-            a :class:`~flolive.Response` for a 2xx answer.
-
-        Raises:
-            FloliveError: the typed error of a non-2xx answer or a failure,
-                after retries, as for every call.
-        """
+        """The call behind :meth:`flolive.Client.request`; ``call`` holds its
+        per-call settings as given (``idempotent`` among them)."""
         if not isinstance(method, str) or not method.isalpha():
             raise ValueError(f"method must be an HTTP method such as 'GET', got {method!r}")
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"path must be a URL path starting with '/', got {path!r}")
-        s = resolve(
-            "request",
-            {"timeout": timeout, "extra_headers": extra_headers},
-            self._settings,
-            what="request",
-        )
+        given = dict(call)
+        idempotent = given.pop("idempotent", None)
+        s = resolve("request", given, self._settings, what="request")
         verb = method.upper()
         response: Response = await self._send(s)(
             verb,
@@ -420,46 +352,23 @@ class BaseClient(AsyncClosing):
         )
         return response
 
-    async def get_items(
-        self,
-        path: str,
-        item_type: type[T],
-        *,
-        params: Mapping[str, str | int] | None = None,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
-        max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str | int] | None = None,
+    async def _get(
+        self, path: str, item_type: type[T], params: Any, call: Mapping[str, Any]
     ) -> list[T]:
-        """GET one envelope and return its ``content`` items (no paging).
-
-        ``timeout``, ``retry`` and ``max_response_size`` apply to this call
-        only; each defaults to the client's setting (:data:`USE_CLIENT_DEFAULT`).
-        ``extra_headers`` and ``extra_query`` are merged over the client's
-        headers and the call's parameters.
-        """
-        s = resolve(
-            "request",
-            {
-                "timeout": timeout,
-                "retry": retry,
-                "max_response_size": max_response_size,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
-            self._settings,
-            what="request",
-        )
+        """The call behind :meth:`flolive.Client.get_items`; ``call`` holds its
+        per-call settings as given."""
+        s = resolve("request", call, self._settings, what="request")
         query = {**(params or {}), **(s["extra_query"] or {})}
         items: list[T] = await self._send(s)(
             "GET", path, codec_for(item_type).items, params=query or None
         )
         return items
 
-    async def _get_one(self, path: str, item_type: type[T], what: str, **call: Any) -> T:
+    async def _get_one(
+        self, path: str, item_type: type[T], what: str, call: Mapping[str, Any]
+    ) -> T:
         """The one item of ``path``'s ``content``."""
-        items = await self.get_items(path, item_type, **call)
+        items = await self._get(path, item_type, None, call)
         if len(items) != 1:
             raise DecodeError(
                 f"expected one {what} in `content`, got {len(items)} - at `$.content`",
@@ -468,30 +377,15 @@ class BaseClient(AsyncClosing):
             )
         return items[0]
 
-    def paginate(
+    def _paginate(
         self,
         path: str,
         item_type: type[T],
         *,
         params: Mapping[str, str | int] | None = None,
-        **options: Unpack[ListOptions],
+        **options: Any,
     ) -> AsyncPager[T]:
-        """List any paged endpoint, including ones the SDK does not wrap yet.
-
-        ``item_type`` is the type of one ``content`` item, usually a
-        :class:`msgspec.Struct` (``rename="camel"`` maps camelCase fields).
-        ``params`` are extra query parameters; ``options`` are
-        :class:`ListOptions`, each defaulting to the client's setting.
-
-        Example::
-
-            class Sim(msgspec.Struct, rename="camel"):
-                iccid: str
-                imsi: str
-
-            async for sim in client.paginate("/api/v2/customer/42/sims", Sim):
-                ...
-        """
+        """The listing behind :meth:`flolive.Client.paginate`."""
         s = resolve("listing", options, self._settings, what="listing")
         send = self._send(s)
         codec = codec_for(item_type)

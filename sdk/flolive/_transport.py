@@ -199,8 +199,11 @@ class Transport:
         rl = self._rates.get(max_rate)
         if rl is None:
             ceiling = None if max_rate == "auto" else float(max_rate)
+            # Turns at the rate are measured on the loop's clock, so they are
+            # waited for on it too; the client's `sleep` (backoff, pauses; a
+            # test's fake) never stands in for the clock the rate runs on.
             clock = asyncio.get_running_loop().time
-            rl = self._rates[max_rate] = RateLimit(RateController(ceiling), clock, self.sleep)
+            rl = self._rates[max_rate] = RateLimit(RateController(ceiling), clock, asyncio.sleep)
         return rl
 
     def _observe(self, rl: RateLimit, sent: float, *, pushback: bool) -> Verdict:
@@ -371,6 +374,10 @@ class Transport:
                 # A server that says when to come back is waited for at the
                 # pause gate, not learnt from.
                 verdict = self._observe(rl, sent, pushback=pushback)
+                if not isinstance(error, RateLimited):
+                    # 500s and 503s shape the rate too, but a request they
+                    # failed backs off and counts its attempt, as a fault does.
+                    verdict = PASS
             if pushback:
                 self.stats.throttles += 1
                 if epoch >= 0 and not verdict.paced:

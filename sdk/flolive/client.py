@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ssl as _ssl
 from collections.abc import Mapping, Sequence
-from typing import Unpack
+from types import MappingProxyType
+from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
@@ -18,8 +19,8 @@ import aiohttp
 from ._auth import TokenProvider
 from ._base_client import LOGIN_PATH, BaseClient, ClientState
 from ._options import DEFAULT_MAX_RESPONSE_SIZE, CursorOptions, ListOptions
-from ._transport import Sleep
-from ._types import USE_CLIENT_DEFAULT, OnListChange, UseClientDefault
+from ._transport import ClientStats, Sleep
+from ._types import USE_CLIENT_DEFAULT, OnListChange, Response, UseClientDefault
 from .cursor import AsyncCursor
 from .models import (
     Campaign,
@@ -32,6 +33,8 @@ from .models import (
 )
 from .pagination import AsyncPager
 from .retry import RetryPolicy
+
+T = TypeVar("T")
 
 __all__ = [
     "LOGIN_PATH",
@@ -52,6 +55,15 @@ def _segment(name: str, value: str | int) -> str:
     if isinstance(value, bool) or not text or text in (".", ".."):
         raise ValueError(f"{name} must be a non-empty identifier other than '.' and '..'")
     return quote(text, safe="")
+
+
+#: The per-call settings of a single request, by the names the methods take.
+_REQUEST_ARGS = ("timeout", "retry", "max_response_size", "extra_headers", "extra_query")
+
+
+def _call(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A method's per-call settings, from its ``locals()``."""
+    return {name: arguments[name] for name in _REQUEST_ARGS}
 
 
 def _id(name: str, value: int | str) -> str:
@@ -192,6 +204,132 @@ class Client(BaseClient):
             sleep=sleep,
         )
 
+    # -- settings and state ------------------------------------------------
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Every setting of this client (read-only), by name; each is also an
+        attribute (``client.page_size``), and those :meth:`with_options` may
+        change can be set on the client for its later calls."""
+        return MappingProxyType(self._settings)
+
+    @property
+    def state(self) -> ClientState:
+        """The :class:`ClientState` of this client (of its parent, for a
+        client made by :meth:`with_options`)."""
+        return self._root._state
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of requests, retries, throttles and bytes since the client opened."""
+        return self._root._stats
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The client-wide limit in force: ``max_concurrency``, or less while
+        ``adaptive_concurrency`` backs off."""
+        t = self._root._transport
+        return t.limiter.limit if t is not None else int(self._settings["max_concurrency"])
+
+    def with_options(self, **options: Any) -> Client:
+        """A client with other defaults that shares this one's session,
+        connection pool, credentials, limiter, pause and stats.
+
+        ``options`` are any of ``page_size``, ``page_base``, ``prefetch``,
+        ``speculate``, ``timeout``, ``listing_timeout``, ``max_response_size``,
+        ``max_rate``, ``retry`` and ``on_list_change``. The derived client is
+        open while this one is; it needs no ``async with`` of its own, and
+        closing it does nothing.
+
+        Example::
+
+            async with Client(...) as client:
+                patient = client.with_options(timeout=120, retry=RetryPolicy(max_retries=8))
+                await patient.campaign(1, 7)
+        """
+        return self._derive(options)
+
+    # -- any endpoint -------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+    ) -> Response:
+        """Call any endpoint, including ones the SDK does not model yet, with
+        the client's auth and re-login, limiter, rate limiter, deadline, body
+        cap and typed errors.
+
+        ``path`` is the URL path under ``base_url`` as the endpoint methods
+        use it (``/api/v2/...``), already percent-encoded where it needs to
+        be. GET and HEAD are retried by the client's
+        :class:`~flolive.RetryPolicy`; other methods only with
+        ``idempotent=True``. ``extra_headers`` go over the client's (never
+        ``Authorization``); ``timeout`` defaults to the client's.
+
+        Returns:
+            a :class:`~flolive.Response` for a 2xx answer.
+
+        Raises:
+            FloliveError: the typed error of a non-2xx answer or a failure,
+                after retries, as for every call.
+        """
+        call = {"extra_headers": extra_headers, "timeout": timeout, "idempotent": idempotent}
+        return await self._raw(method, path, params, json, call)
+
+    async def get_items(
+        self,
+        path: str,
+        item_type: type[T],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_response_size: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str | int] | None = None,
+    ) -> list[T]:
+        """GET one envelope and return its ``content`` items (no paging).
+
+        ``timeout``, ``retry`` and ``max_response_size`` apply to this call
+        only; each defaults to the client's setting (:data:`USE_CLIENT_DEFAULT`).
+        ``extra_headers`` and ``extra_query`` are merged over the client's
+        headers and the call's parameters.
+        """
+        return await self._get(path, item_type, params, _call(locals()))
+
+    def paginate(
+        self,
+        path: str,
+        item_type: type[T],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        **options: Unpack[ListOptions],
+    ) -> AsyncPager[T]:
+        """List any paged endpoint, including ones the SDK does not wrap yet.
+
+        ``item_type`` is the type of one ``content`` item, usually a
+        :class:`msgspec.Struct` (``rename="camel"`` maps camelCase fields).
+        ``params`` are extra query parameters; ``options`` are
+        :class:`ListOptions`, each defaulting to the client's setting.
+
+        Example::
+
+            class Sim(msgspec.Struct, rename="camel"):
+                iccid: str
+                imsi: str
+
+            async for sim in client.paginate("/api/v2/customer/42/sims", Sim):
+                ...
+        """
+        return self._paginate(path, item_type, params=params, **options)
+
     # -- endpoints --------------------------------------------------------
 
     def campaign_participants(
@@ -261,16 +399,7 @@ class Client(BaseClient):
             f"/api/v2/customer/{_id('customer_id', customer_id)}"
             f"/campaign/{_id('campaign_id', campaign_id)}"
         )
-        return await self._get_one(
-            path,
-            Campaign,
-            "campaign",
-            timeout=timeout,
-            retry=retry,
-            max_response_size=max_response_size,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
+        return await self._get_one(path, Campaign, "campaign", _call(locals()))
 
     # -- subscribers ------------------------------------------------------
 
@@ -372,16 +501,7 @@ class Client(BaseClient):
         path = f"/api/v2/subscriber/{_subscriber_id_type(id_type)}/" + _segment(
             "subscriber identifier", value
         )
-        return await self._get_one(
-            path,
-            SubscriberDetails,
-            "subscriber",
-            timeout=timeout,
-            retry=retry,
-            max_response_size=max_response_size,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
+        return await self._get_one(path, SubscriberDetails, "subscriber", _call(locals()))
 
     def subscriber_profiles(self, eid: str, **options: Unpack[ListOptions]) -> AsyncPager[Profile]:
         """The eSIM profiles on one EID:
