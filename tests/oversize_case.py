@@ -26,7 +26,7 @@ import brotli
 
 from flolive import Campaign, Client, FloliveError, RetryPolicy
 
-from .hostile import HostileServer, Stream
+from .support.hostile import HostileServer, Stream
 
 MiB = 1 << 20
 BOMB_SIZE = 10_000_000

@@ -44,7 +44,7 @@ from flolive.arrow import (
 from flolive.pagination import AsyncPager
 from flolive.sandbox import DataSet, Sandbox
 
-from .readme import example
+from .support.readme import example
 
 MS = pa.timestamp("ms")
 

@@ -9,8 +9,6 @@ import os
 import pickle
 import signal
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,14 +19,15 @@ import pytest
 
 dask = pytest.importorskip("dask")
 
-from aiohttp import web  # noqa: E402
 
 import flolive.dask as fd  # noqa: E402
 from flolive import CampaignNotFound, Client, ListChanged  # noqa: E402
 from flolive.arrow import PARTICIPANT_SCHEMA  # noqa: E402
 from flolive.sandbox import DataSet, Faults, Sandbox  # noqa: E402
 
-from .readme import example  # noqa: E402
+from .support.events import wait_until  # noqa: E402
+from .support.readme import example  # noqa: E402
+from .support.servers import RequestGate  # noqa: E402
 
 TOKEN = "tok-dask-5b0c9e21-never-pickled"
 FIRST_ID = 1_030_247
@@ -186,36 +185,12 @@ def test_to_parquet_one_file_per_part_in_order(
     assert sorted(os.listdir(out)) == [f"part.{i:06d}.parquet" for i in range(2)]
 
 
-class Gate:
-    """Holds every request after the first ``after`` until opened; counts them all."""
-
-    def __init__(self, after: int) -> None:
-        self.after = after
-        self.seen = 0
-        self.reached = threading.Event()
-        self._open: asyncio.Event | None = None
-
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self._open is None:
-            self._open = asyncio.Event()
-        self.seen += 1
-        if self.seen > self.after:
-            self.reached.set()
-            await self._open.wait()
-        return await handler(request)  # type: ignore[no-any-return]
-
-    def open(self) -> None:
-        assert self._open is not None
-        self._open.set()
-
-
 def test_a_worker_killed_mid_job_still_gives_every_id_exactly_once(
     threaded_sandbox: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     distributed = pytest.importorskip("distributed")
     total, size, per_part = 24_000, 400, 5  # 60 pages, 12 parts
-    gate = Gate(after=1 + 2 * per_part + 2)  # the plan, about two parts, then hold
+    gate = RequestGate.after(1 + 2 * per_part + 2)  # the plan, about two parts, then hold
     server = threaded_sandbox(middlewares=[gate.middleware], token=TOKEN, campaign_sizes={2: total})
     monkeypatch.setenv("FLOLIVE_TOKEN", TOKEN)  # the workers' credentials
     out = tmp_path / "out"
@@ -230,25 +205,25 @@ def test_a_worker_killed_mid_job_still_gives_every_id_exactly_once(
             1, 2, base_url=server.url, page_size=size, pages_per_part=per_part, max_concurrency=4
         )
         job = pool.submit(fd.to_parquet, df, str(out))
-        assert gate.reached.wait(60), "the job never got past the gate"
+        gate.wait_until(lambda g: g.held > 0)  # the job got as far as the gate
         # The scheduler learns which worker holds a task a moment after the
         # gate sees its request: wait for that condition, not for a time.
         busy: list[str] = []
-        for _ in range(1200):
-            busy = [w for w, tasks in client.processing().items() if tasks]
-            if busy:
-                break
-            time.sleep(0.05)
-        assert busy  # the worker about to die holds a part
+
+        def some_worker_busy() -> bool:
+            busy[:] = [w for w, tasks in client.processing().items() if tasks]
+            return bool(busy)
+
+        wait_until(some_worker_busy, timeout=60, what="no worker holds a part")
         pids = client.run(os.getpid)
         os.kill(pids[busy[0]], signal.SIGKILL)
-        server.call(gate.open)
+        gate.open()
         assert job.result(timeout=120) == total
     names = sorted(os.listdir(out))
     assert names == [f"part.{i:06d}.parquet" for i in range(12)]  # no temporaries left
     ids = pq.read_table(out).column("id").to_pylist()
     assert ids == _ids(total)  # every id once, in list order
-    assert server.call(lambda: gate.seen) > 1 + total // size  # pages were read again
+    assert gate.seen > 1 + total // size  # pages were read again
 
 
 def test_the_readme_examples_write_parquet_and_duckdb_reads_it(

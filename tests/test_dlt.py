@@ -20,7 +20,7 @@ from flolive.dlt import flolive_source  # noqa: E402
 from flolive.sandbox import DataSet  # noqa: E402
 from flolive.sandbox.data import Subscriber  # noqa: E402
 
-from .readme import example  # noqa: E402
+from .support.readme import example  # noqa: E402
 
 TOKEN = "tok-3f9a1c77e2-not-for-files"
 SIZES = {1: 988, 2: 1010, 3: 0}

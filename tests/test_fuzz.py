@@ -53,9 +53,9 @@ from flolive import (
     RetryPolicy,
 )
 
-from .conftest import FakeSleep
-from .helpers import error_body, page_body, participant
-from .hostile import (
+from .support.clients import make_client
+from .support.envelopes import error_body, page_body, participant
+from .support.hostile import (
     CAMPAIGNS,
     LOGIN,
     PASSWORD,
@@ -704,16 +704,10 @@ async def call(case: Case, c: Client) -> list[int]:
 
 
 def client_for(case: Case, server: HostileServer) -> Client:
-    common: dict[str, Any] = {
-        "base_url": server.url,
-        "timeout": 5.0,
-        "retry": RetryPolicy(max_retries=MAX_RETRIES),
-        "sleep": FakeSleep(),
-        "trust_env": False,
-    }
+    options: dict[str, Any] = {"timeout": 5.0, "retry": RetryPolicy(max_retries=MAX_RETRIES)}
     if case.kind == "login":
-        return Client(username=USER, password=PASSWORD, **common)
-    return Client(token=TOKEN, **common)
+        options.update(username=USER, password=PASSWORD)
+    return make_client(server, speculate=None, trust_env=False, **options)
 
 
 async def run_case(case: Case, env: FuzzEnv) -> str:

@@ -19,7 +19,7 @@ from flolive import (
 )
 from flolive.sandbox import Sandbox
 
-from .readme import example
+from .support.readme import example
 
 
 async def test_trace_configs_see_every_request_of_the_clients_session() -> None:

@@ -58,9 +58,10 @@ from flolive import (
 from flolive.errors import error_for_code
 from flolive.retry import is_pushback
 
-from .conftest import FakeSleep
-from .helpers import error_body, page_body, participant
-from .hostile import (
+from .support.clients import FakeSleep, make_client
+from .support.envelopes import error_body, page_body, participant
+from .support.events import background
+from .support.hostile import (
     CAMPAIGNS,
     LOGIN,
     PARTICIPANTS,
@@ -101,15 +102,6 @@ def elsewhere() -> Iterator[HostileServer]:
     with HostileServer() as s:
         yield s
     assert not s.errors, s.errors
-
-
-def client(server: HostileServer, **kw: Any) -> Client:
-    """A client of ``server`` with a token, no speculative pages (so request
-    counts are exact) and instant backoff unless a test says otherwise."""
-    kw.setdefault("token", TOKEN)
-    kw.setdefault("speculate", 0)
-    kw.setdefault("sleep", FakeSleep())
-    return Client(base_url=server.url, **kw)
 
 
 def paged(
@@ -217,7 +209,7 @@ def body_of_size(size: int) -> bytes:
 async def test_max_response_size_as_a_listing_option(server: HostileServer) -> None:
     server.responder = paged(5, 5)
     size = len(page_body([participant(i) for i in range(5)], 0, 5, 1, 5))
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(ResponseTooLarge) as info:
             await c.campaign_participants(1, 2, max_response_size=size - 1).collect()
         assert ids(await c.campaign_participants(1, 2, max_response_size=size).collect()) == (
@@ -234,14 +226,14 @@ async def test_max_response_size_as_a_listing_option(server: HostileServer) -> N
 async def test_max_response_size_on_get_items_campaign_and_client(server: HostileServer) -> None:
     body = body_of_size(4000)
     server.responder = lambda _seen: Reply(200, body)
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(ResponseTooLarge) as on_call:
             await c.get_items(CAMPAIGNS, Campaign, max_response_size=3999)
         assert len(await c.get_items(CAMPAIGNS, Campaign, max_response_size=4000)) == 1
         with pytest.raises(ResponseTooLarge):
             await c.campaign(1, 1, max_response_size=3999)
         assert (await c.campaign(1, 1, max_response_size=4000)).id == 1
-    async with client(server, max_response_size=3999) as c:
+    async with make_client(server, max_response_size=3999) as c:
         with pytest.raises(ResponseTooLarge) as on_client:
             await c.get_items(CAMPAIGNS, Campaign)
         # The per-call value wins over the client's.
@@ -259,7 +251,7 @@ async def test_the_limit_counts_streamed_bytes(server: HostileServer, chunked: b
     server.responder = lambda _seen: Stream(
         lambda: pieces, content_length=None if chunked else len(body)
     )
-    async with client(server) as c:
+    async with make_client(server) as c:
         assert len(await c.get_items(CAMPAIGNS, Campaign, max_response_size=3000)) == 1
         with pytest.raises(ResponseTooLarge) as info:
             await c.get_items(CAMPAIGNS, Campaign, max_response_size=2999)
@@ -274,7 +266,7 @@ async def test_content_length_over_the_limit_fails_before_the_body(
     # of Content-Length can end this call.
     server.script(Stream(lambda: [b"{"], content_length=10**12, hold=True))
     try:
-        async with client(server, timeout=None) as c:
+        async with make_client(server, timeout=None) as c:
             async with asyncio.timeout(20):
                 with pytest.raises(ResponseTooLarge) as info:
                     await c.get_items(CAMPAIGNS, Campaign)
@@ -298,7 +290,7 @@ async def test_the_limit_counts_decompressed_bytes(server: HostileServer, encodi
     packed = compress(encoding, body)
     assert len(packed) < 2000
     server.responder = lambda _seen: Reply(200, packed, {"Content-Encoding": encoding})
-    async with client(server) as c:
+    async with make_client(server) as c:
         campaigns = await c.get_items(CAMPAIGNS, Campaign, max_response_size=200_000)
         with pytest.raises(ResponseTooLarge) as info:
             await c.get_items(CAMPAIGNS, Campaign, max_response_size=100_000)
@@ -309,7 +301,7 @@ async def test_the_limit_counts_decompressed_bytes(server: HostileServer, encodi
 
 async def test_a_too_large_503_is_not_retried(server: HostileServer) -> None:
     server.responder = lambda _seen: Reply(503, b"x" * 5000)
-    async with client(server, retry=RetryPolicy(max_retries=3)) as c:
+    async with make_client(server, retry=RetryPolicy(max_retries=3)) as c:
         with pytest.raises(ResponseTooLarge) as info:
             await c.get_items(CAMPAIGNS, Campaign, max_response_size=1000)
         # Below the limit the same 503 is retried: the size is what stops it.
@@ -337,7 +329,7 @@ async def test_a_redirected_login_is_refused_and_the_other_origin_sees_nothing(
 ) -> None:
     target = f"http://localhost:{elsewhere.port}{LOGIN}"
     server.script(Reply(status, b"", {"Location": target}))
-    async with client(server, token=None, username=USER, password=PASSWORD) as c:
+    async with make_client(server, username=USER, password=PASSWORD) as c:
         with pytest.raises(RedirectRefused) as info:
             await c.get_items(CAMPAIGNS, Campaign)
     err = info.value
@@ -355,7 +347,7 @@ async def test_a_login_redirected_within_the_origin_is_refused_too(
     server: HostileServer,
 ) -> None:
     server.script(Reply(307, b"", {"Location": "/api/v2/auth/token-v3"}))
-    async with client(server, token=None, username=USER, password=PASSWORD) as c:
+    async with make_client(server, username=USER, password=PASSWORD) as c:
         with pytest.raises(RedirectRefused) as info:
             await c.get_items(CAMPAIGNS, Campaign)
     assert info.value.http_status == 307
@@ -373,7 +365,7 @@ async def test_a_get_redirected_off_the_origin_is_refused(
         "other-scheme": (f"https://127.0.0.1:{server.port}/x", "127.0.0.1"),
     }[where]
     server.script(Reply(302, b"", {"Location": target}))
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(RedirectRefused) as info:
             await c.get_items(CAMPAIGNS, Campaign)
     assert info.value.http_status == 302
@@ -392,7 +384,7 @@ async def test_a_get_redirected_within_the_origin_is_followed(
         Reply(301, b"", {"Location": (server.url + moved) if absolute else moved}),
         Reply(200, items_body([campaign_item(4), campaign_item(5)])),
     )
-    async with client(server) as c:
+    async with make_client(server) as c:
         campaigns = await c.get_items(CAMPAIGNS, Campaign)
     assert [x.id for x in campaigns] == [4, 5]
     assert [s.raw_path for s in server.requests] == [CAMPAIGNS, moved]
@@ -401,7 +393,7 @@ async def test_a_get_redirected_within_the_origin_is_followed(
 
 async def test_a_redirect_loop_within_the_origin_ends(server: HostileServer) -> None:
     server.responder = lambda seen: Reply(302, b"", {"Location": seen.path})
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(FloliveError):
             await c.get_items(CAMPAIGNS, Campaign)
     assert 2 <= len(server.requests) <= 12
@@ -436,13 +428,9 @@ def _listing(c: Client) -> Awaitable[object]:
     return c.campaign_participants(1, 2).collect()
 
 
-def _password_client(server: HostileServer, **kw: Any) -> Client:
-    return client(server, token=None, username=USER, password=PASSWORD, **kw)
-
-
 async def scenario_401_static_token(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Reply(401, b'{"error": "unauthorized"}')
-    return await _fails(client(s), _get)
+    return await _fails(make_client(s), _get)
 
 
 async def scenario_401_after_relogin(s: HostileServer, _: HostileServer) -> BaseException:
@@ -454,7 +442,7 @@ async def scenario_401_after_relogin(s: HostileServer, _: HostileServer) -> Base
         return Reply(401, b"")
 
     s.responder = respond
-    return await _fails(_password_client(s), _listing)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _listing)
 
 
 async def scenario_401_provider(s: HostileServer, _: HostileServer) -> BaseException:
@@ -462,93 +450,93 @@ async def scenario_401_provider(s: HostileServer, _: HostileServer) -> BaseExcep
         return TOKEN
 
     s.responder = lambda _seen: Reply(401, b"")
-    return await _fails(client(s, token=None, token_provider=provider), _listing)
+    return await _fails(make_client(s, token_provider=provider), _listing)
 
 
 async def scenario_500(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Reply(500, b"<html>Internal error</html>")
-    return await _fails(client(s, retry=RetryPolicy(max_retries=1)), _listing)
+    return await _fails(make_client(s, retry=RetryPolicy(max_retries=1)), _listing)
 
 
 async def scenario_reset(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Reset()
-    return await _fails(client(s, retry=RetryPolicy(max_retries=1)), _get)
+    return await _fails(make_client(s, retry=RetryPolicy(max_retries=1)), _get)
 
 
 async def scenario_refused(s: HostileServer, _: HostileServer) -> BaseException:
-    c = Client(base_url=f"http://127.0.0.1:{closed_port()}", token=TOKEN, sleep=FakeSleep())
+    c = make_client(f"http://127.0.0.1:{closed_port()}", speculate=None)
     return await _fails(c, _get)
 
 
 async def scenario_bad_header(s: HostileServer, _: HostileServer) -> BaseException:
     # aiohttp's parser error carries the request's headers (and the token).
     s.responder = lambda _seen: raw_response("HTTP/1.1 200 OK", [("Content-Length", "abc")])
-    return await _fails(client(s, retry=RetryPolicy.disabled()), _get)
+    return await _fails(make_client(s, retry=RetryPolicy.disabled()), _get)
 
 
 async def scenario_truncated(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Stream(lambda: [b'{"content": ['], content_length=1000)
-    return await _fails(client(s, retry=RetryPolicy.disabled()), _get)
+    return await _fails(make_client(s, retry=RetryPolicy.disabled()), _get)
 
 
 async def scenario_timeout(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Hang()
-    return await _fails(client(s, timeout=0.2, retry=RetryPolicy.disabled()), _get)
+    return await _fails(make_client(s, timeout=0.2, retry=RetryPolicy.disabled()), _get)
 
 
 async def scenario_deadline(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Hang()
-    c = client(s, timeout=None, listing_timeout=0.2, retry=RetryPolicy.disabled())
+    c = make_client(s, timeout=None, listing_timeout=0.2, retry=RetryPolicy.disabled())
     return await _fails(c, _listing)
 
 
 async def scenario_too_large(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lambda _seen: Reply(200, b" " * 5000)
-    return await _fails(client(s, max_response_size=1000), _get)
+    return await _fails(make_client(s, max_response_size=1000), _get)
 
 
 async def scenario_get_redirect(s: HostileServer, other: HostileServer) -> BaseException:
     s.responder = lambda _seen: Reply(307, b"", {"Location": f"{other.url}/steal"})
-    return await _fails(client(s), _get)
+    return await _fails(make_client(s), _get)
 
 
 async def scenario_login_redirect(s: HostileServer, other: HostileServer) -> BaseException:
     s.responder = lambda _seen: Reply(308, b"", {"Location": f"{other.url}{LOGIN}"})
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_bad_utf8(s: HostileServer, _: HostileServer) -> BaseException:
     body = b'{"errorCode": "", "content": [{"token": "' + TOKEN.encode() + b'\xff\xfe"}]}'
     s.responder = lying_login(body)
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_content_not_a_list(s: HostileServer, _: HostileServer) -> BaseException:
     body = msgspec.json.encode({"errorCode": "", "content": {"token": TOKEN}, "pageable": ""})
     s.responder = lying_login(body)
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_token_wrong_type(s: HostileServer, _: HostileServer) -> BaseException:
     body = msgspec.json.encode({"content": [{"token": [TOKEN]}], "pageable": {"hint": TOKEN}})
     s.responder = lying_login(body)
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_401_echo(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lying_login(f'{{"error": "bad password {PASSWORD}"}}'.encode(), 401)
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_500_echo(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lying_login(f"<pre>user={USER} password={PASSWORD}</pre>".encode(), 500)
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_truncated(s: HostileServer, _: HostileServer) -> BaseException:
     head = b'{"content": [{"token": "' + TOKEN.encode()
     s.responder = lambda seen: Stream(lambda: [head], content_length=len(head) + 100)
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_bad_chunking(s: HostileServer, _: HostileServer) -> BaseException:
@@ -560,12 +548,12 @@ async def scenario_login_bad_chunking(s: HostileServer, _: HostileServer) -> Bas
         content_length=False,
     )
     s.responder = lambda _seen: answer
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 async def scenario_login_control_token(s: HostileServer, _: HostileServer) -> BaseException:
     s.responder = lying_login(token_body(TOKEN + "\r\nX-Evil: 1"))
-    return await _fails(_password_client(s), _get)
+    return await _fails(make_client(s, username=USER, password=PASSWORD), _get)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -593,7 +581,7 @@ async def test_a_get_error_body_echoing_the_token_does_not_leak_it(
     server.responder = lambda seen: Reply(
         404, f"<pre>Authorization: {seen.headers.get('Authorization')}</pre>".encode()
     )
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(HTTPStatusError) as info:
             await c.get_items(CAMPAIGNS, Campaign)
     assert info.value.http_status == 404
@@ -639,7 +627,7 @@ async def test_a_providers_bad_token_never_reaches_the_server(
     async def provider() -> str:
         return bad_token(char)
 
-    async with client(server, token=None, token_provider=provider) as c:
+    async with make_client(server, token_provider=provider) as c:
         with pytest.raises(InvalidCredentials) as info:
             await c.campaign_participants(1, 2).collect()
     assert server.connections == 0
@@ -650,7 +638,7 @@ async def test_a_providers_bad_token_never_reaches_the_server(
 @pytest.mark.parametrize("char", CONTROL.values(), ids=CONTROL.keys())
 async def test_a_logins_bad_token_is_never_sent(server: HostileServer, char: str) -> None:
     server.responder = lying_login(token_body(bad_token(char)))
-    async with client(server, token=None, username=USER, password=PASSWORD) as c:
+    async with make_client(server, username=USER, password=PASSWORD) as c:
         with pytest.raises(InvalidCredentials) as info:
             await c.campaign_participants(1, 2).collect()
     assert [(s.method, s.path) for s in server.requests] == [("POST", LOGIN)]
@@ -692,7 +680,7 @@ async def test_a_hostile_subscriber_value_stays_one_path_segment(
     server: HostileServer, value: str
 ) -> None:
     server.responder = empty_labels
-    async with client(server) as c:
+    async with make_client(server) as c:
         labels = await c.subscriber_labels("iccid", value).collect()
     assert labels == []
     (seen,) = server.requests
@@ -704,7 +692,7 @@ async def test_a_hostile_subscriber_value_stays_one_path_segment(
 
 async def test_an_integer_subscriber_value_is_its_digits(server: HostileServer) -> None:
     server.responder = empty_labels
-    async with client(server) as c:
+    async with make_client(server) as c:
         await c.subscriber_labels("imsi", 425010123456789).collect()
     assert [s.path for s in server.requests] == ["/api/v2/subscriber/imsi/425010123456789/label"]
 
@@ -712,7 +700,7 @@ async def test_an_integer_subscriber_value_is_its_digits(server: HostileServer) 
 async def _refused_before_any_request(
     server: HostileServer, call: Callable[[Client], object]
 ) -> None:
-    async with client(server) as c:
+    async with make_client(server) as c:
         # Raised at the call, or at the first step: either way before any request.
         with pytest.raises(ValueError, match="must be"):
             result = call(c)
@@ -763,7 +751,7 @@ async def test_ids_must_be_ascii_digits(server: HostileServer, bad: object) -> N
 
 async def test_ids_as_int_or_digit_string_are_accepted(server: HostileServer) -> None:
     server.responder = paged(0, 10)
-    async with client(server) as c:
+    async with make_client(server) as c:
         assert await c.campaign_participants(7, "7").collect() == []
         assert await c.campaign_participants("07", 0).collect() == []
     assert [s.path for s in server.requests] == [
@@ -779,7 +767,7 @@ async def test_ids_as_int_or_digit_string_are_accepted(server: HostileServer) ->
 async def test_an_unknown_listing_option_is_a_type_error_at_the_call(
     server: HostileServer, option: str
 ) -> None:
-    async with client(server) as c:
+    async with make_client(server) as c:
         calls: list[Callable[[], object]] = [
             lambda: c.campaign_participants(1, 2, **{option: 25}),
             lambda: c.subscriber_labels("iccid", "8944", **{option: 25}),
@@ -800,25 +788,26 @@ async def test_an_unknown_listing_option_is_a_type_error_at_the_call(
 # -- 6. deadlines hold while waiting anywhere ----------------------------------
 
 
+async def deadline_exceeded_after(c: Client) -> float:
+    """Seconds a listing with a 0.5 s deadline took to raise DeadlineExceeded."""
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        await c.campaign_participants(1, 2, listing_timeout=0.5).collect()
+    return time.monotonic() - started
+
+
 async def test_a_listing_deadline_holds_behind_another_listings_429_pause(
     server: HostileServer,
 ) -> None:
     server.script(Reply(429, b"", {"Retry-After": "20"}))
     server.responder = paged(3, 10)
     # The real clock: the pause is really 20 s, the deadline really 0.5 s.
-    async with Client(base_url=server.url, token=TOKEN, speculate=0) as c:
-        first = asyncio.create_task(c.campaign_participants(1, 2).collect())
-        try:
-            await server.wait_until(lambda: c.stats.throttles == 1)
-            started = time.monotonic()
-            with pytest.raises(DeadlineExceeded):
-                await c.campaign_participants(1, 2, listing_timeout=0.5).collect()
-            elapsed = time.monotonic() - started
-            assert not first.done()
-        finally:
-            first.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await first
+    async with (
+        make_client(server, sleep=asyncio.sleep) as c,
+        background(c.campaign_participants(1, 2).collect()),
+    ):
+        await server.wait_until(lambda: c.stats.throttles == 1)
+        elapsed = await deadline_exceeded_after(c)
     # Well before the pause would have ended, and B never reached the server.
     assert elapsed < 10
     assert len(server.requests) == 1
@@ -829,21 +818,12 @@ async def test_a_listing_deadline_holds_while_waiting_for_a_limiter_slot(
 ) -> None:
     server.responder = lambda seen: Hang() if seen.path == CAMPAIGNS else paged(3, 10)(seen)
     try:
-        async with Client(
-            base_url=server.url, token=TOKEN, speculate=0, max_concurrency=1, timeout=None
-        ) as c:
-            holder = asyncio.create_task(c.get_items(CAMPAIGNS, Campaign))
-            try:
-                await server.wait_for_requests(1)
-                started = time.monotonic()
-                with pytest.raises(DeadlineExceeded):
-                    await c.campaign_participants(1, 2, listing_timeout=0.5).collect()
-                elapsed = time.monotonic() - started
-                assert not holder.done()
-            finally:
-                holder.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await holder
+        async with (
+            make_client(server, sleep=asyncio.sleep, max_concurrency=1, timeout=None) as c,
+            background(c.get_items(CAMPAIGNS, Campaign)),
+        ):
+            await server.wait_for_requests(1)
+            elapsed = await deadline_exceeded_after(c)
     finally:
         server.release()
     assert elapsed < 10
@@ -852,11 +832,8 @@ async def test_a_listing_deadline_holds_while_waiting_for_a_limiter_slot(
 
 async def test_a_listing_deadline_holds_in_backoff(server: HostileServer) -> None:
     server.responder = lambda _seen: Reply(503, b"", {"Retry-After": "20"})
-    async with Client(base_url=server.url, token=TOKEN, speculate=0) as c:
-        started = time.monotonic()
-        with pytest.raises(DeadlineExceeded):
-            await c.campaign_participants(1, 2, listing_timeout=0.5).collect()
-        elapsed = time.monotonic() - started
+    async with make_client(server, sleep=asyncio.sleep) as c:
+        elapsed = await deadline_exceeded_after(c)
     assert elapsed < 10
     assert len(server.requests) == 1
 
@@ -871,7 +848,7 @@ async def test_negative_paging_counts_are_a_decode_error(server: HostileServer, 
         {"content": [participant(i) for i in range(3)], "pageable": pageable}
     )
     server.responder = lambda _seen: Reply(200, body)
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(DecodeError) as info:
             await c.campaign_participants(1, 2).collect()
     assert info.value.page == 0
@@ -880,7 +857,7 @@ async def test_negative_paging_counts_are_a_decode_error(server: HostileServer, 
 
 async def test_a_billion_pages_of_three_items_ends_with_the_three(server: HostileServer) -> None:
     server.responder = paged(3, 3, total_pages=10**9)
-    async with client(server, prefetch=4, speculate=3) as c, asyncio.timeout(20):
+    async with make_client(server, prefetch=4, speculate=3) as c, asyncio.timeout(20):
         items = await c.campaign_participants(1, 2, page_size=3).collect()
     assert ids(items) == expected_ids(range(3))
     pages = requested_pages(server)
@@ -898,7 +875,7 @@ async def test_an_empty_page_before_total_elements_does_not_end_the_list(
         return Reply(200, page_body([participant(i) for i in chunk], number, 3, 10**9, 6))
 
     server.responder = respond
-    async with client(server, prefetch=2) as c, asyncio.timeout(20):
+    async with make_client(server, prefetch=2) as c, asyncio.timeout(20):
         items = await c.campaign_participants(1, 2, page_size=3).collect()
     assert ids(items) == expected_ids(range(6))
     assert {0, 1, 2, 3} <= set(requested_pages(server))
@@ -909,7 +886,7 @@ async def test_an_empty_last_page_before_total_elements_leaves_the_list_short(
     server: HostileServer,
 ) -> None:
     server.responder = paged(6, 3, empty=frozenset({1}))
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(ListIncomplete) as info:
             await c.campaign_participants(1, 2, page_size=3, on_list_change="raise").collect()
     assert (info.value.before, info.value.after) == (6, 3)
@@ -919,7 +896,7 @@ async def test_an_empty_last_page_before_total_elements_leaves_the_list_short(
 async def test_a_short_pass_warns_by_default(server: HostileServer) -> None:
     # A zero-based server read with page_base=1: the first page is skipped.
     server.responder = paged(25, 10)
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.warns(ListChangedWarning) as record:
             items = await c.campaign_participants(1, 2, page_size=10, page_base=1).collect()
     assert ids(items) == expected_ids(range(10, 25))
@@ -932,7 +909,7 @@ async def test_a_short_pass_warns_by_default(server: HostileServer) -> None:
 
 async def test_a_short_pass_raises_list_incomplete_on_request(server: HostileServer) -> None:
     server.responder = paged(25, 10)
-    async with client(server) as c:
+    async with make_client(server) as c:
         with pytest.raises(ListIncomplete) as info:
             await c.campaign_participants(
                 1, 2, page_size=10, page_base=1, on_list_change="raise"
@@ -947,7 +924,7 @@ async def test_a_short_pass_raises_list_incomplete_on_request(server: HostileSer
 
 async def test_a_partial_pass_is_not_reported_short(server: HostileServer) -> None:
     server.responder = paged(25, 10)
-    async with client(server) as c:
+    async with make_client(server) as c:
         items = await c.campaign_participants(1, 2, page_size=10, max_pages=1).collect()
         resumed = await c.campaign_participants(1, 2, page_size=10, start_page=2).collect()
     assert ids(items) == expected_ids(range(10))
@@ -1001,7 +978,7 @@ async def test_any_retry_after_is_retried_with_a_sane_wait(
     server.script(Reply(status, b"", headers))
     server.responder = paged(3, 10)
     sleep = FakeSleep()
-    async with client(server, sleep=sleep, retry=RetryPolicy(max_retries=1)) as c:
+    async with make_client(server, sleep=sleep, retry=RetryPolicy(max_retries=1)) as c:
         items = await c.campaign_participants(1, 2).collect()
     assert ids(items) == expected_ids(range(3))
     assert len(server.requests) == 2
@@ -1023,7 +1000,7 @@ async def test_a_retry_after_of_raw_bytes_is_handled(server: HostileServer, valu
     server.script(raw_response(b"HTTP/1.1 429 Too Many Requests", [(b"Retry-After", value)]))
     server.responder = paged(3, 10)
     sleep = FakeSleep()
-    async with client(server, sleep=sleep, retry=RetryPolicy(max_retries=1)) as c:
+    async with make_client(server, sleep=sleep, retry=RetryPolicy(max_retries=1)) as c:
         try:
             items: list[Participant] | None = await c.campaign_participants(1, 2).collect()
         except FloliveError:
@@ -1214,7 +1191,7 @@ async def test_throttles_count_pushback_answers(server: HostileServer) -> None:
         Reply(502, b""),
     )
     server.responder = paged(3, 10)
-    async with client(server, retry=RetryPolicy(max_retries=5)) as c:
+    async with make_client(server, retry=RetryPolicy(max_retries=5)) as c:
         items = await c.campaign_participants(1, 2).collect()
         stats = c.stats
     assert ids(items) == expected_ids(range(3))

@@ -8,7 +8,7 @@ from flolive import Client, RetryPolicy
 from flolive._limiter import Limiter
 from flolive.sandbox import Faults, Sandbox
 
-from .conftest import FakeSleep
+from .support.clients import FakeSleep
 
 
 async def test_fifo_order_and_limit() -> None:

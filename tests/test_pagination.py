@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -25,19 +27,20 @@ from flolive import (
 )
 from flolive.sandbox import DataSet, Faults, Sandbox
 
-from .conftest import FakeSleep
+from .support.clients import FakeSleep
+from .support.envelopes import page_body, participant
+from .support.events import running_tasks, settled
+from .support.servers import (
+    RequestGate,
+    ThreadedSandbox,
+    later_pages,
+    pages_from,
+    sandbox_app,
+    serving,
+)
 
 EXPECTED_IDS = [1_030_247 + i for i in range(988)]
 PAGE_QS = re.compile(r"[?&]page=(\d+)")
-
-
-def fetch_tasks() -> list[asyncio.Task[object]]:
-    """The pager's page tasks still alive (the sandbox's own tasks are not counted)."""
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if getattr(t.get_coro(), "__qualname__", "").endswith("paginate.<locals>.fetch")
-    ]
 
 
 def pages_in_log(sandbox: Sandbox) -> list[int]:
@@ -120,60 +123,79 @@ async def test_server_capped_page_size_yields_every_item_once() -> None:
     assert sorted(sizes[4:]) == [(n, "100") for n in range(1, 10)]
 
 
+async def assert_all_cancelled(
+    client: Client, gate: RequestGate, tasks: set[asyncio.Task[Any]]
+) -> None:
+    """After a pass ended early, with its next pages held by the server: the
+    client's tasks end (a fetch left running would wait forever), nothing is in
+    flight, the server saw every held request given up, and a request made now
+    is the only one sent since."""
+    await settled(tasks)
+    assert client.stats.in_flight == 0
+    sent = client.stats.requests
+    await gate.until(lambda g: g.cancelled == g.held > 0)
+    assert (await client.campaign(1, 1)).id == 1
+    assert client.stats.requests == sent + 1, "requests were sent after the pass ended"
+    # The server saw no more than the client sent (cancelled ones may not arrive).
+    assert gate.seen <= sent + 1
+
+
 @pytest.mark.usefixtures("no_leaks")
-async def test_break_inside_the_fan_out_cancels_everything() -> None:
-    sandbox = Sandbox(latency=0.02)
-    async with sandbox as url, Client(base_url=url, max_concurrency=4, page_size=10) as client:
+async def test_break_inside_the_fan_out_cancels_everything(
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
+) -> None:
+    server, gate = held_sandbox(pages_from(2))
+    async with Client(base_url=server.url, max_concurrency=4, page_size=10) as client:
+        tasks = running_tasks()
         seen = []
         async for p in client.campaign_participants(1, 1):
             seen.append(p.id)
             if len(seen) == 15:
                 break
-        for _ in range(3):
-            await asyncio.sleep(0)  # the loop's finalizer closes the generator
-        sent = client.stats.requests
-        assert client.stats.in_flight == 0
-        assert fetch_tasks() == []
-        await asyncio.sleep(0.1)
-        assert client.stats.requests == sent, "requests were sent after break"
+        await assert_all_cancelled(client, gate, tasks)
+        sent = client.stats.requests - 1
         assert sent <= 1 + 2 * 4  # first page plus at most one prefetch window
-        # The server saw no more than the client sent (cancelled ones may not arrive).
-        assert sandbox.stats.requests <= sent
     assert seen == EXPECTED_IDS[:15]
 
 
 @pytest.mark.usefixtures("no_leaks")
-async def test_async_with_pager_closes_deterministically() -> None:
-    async with Sandbox(latency=0.02) as url, Client(base_url=url, page_size=10) as client:
+async def test_async_with_pager_closes_deterministically(
+    threaded_sandbox: Callable[..., ThreadedSandbox],
+) -> None:
+    server = threaded_sandbox(latency=0.02)
+    async with Client(base_url=server.url, page_size=10) as client:
+        tasks = running_tasks()
         pager = client.campaign_participants(1, 1)
         async with pager:
             async for _ in pager:
                 break
         assert client.stats.in_flight == 0
-        assert fetch_tasks() == []
+        assert running_tasks() == tasks
 
 
 @pytest.mark.usefixtures("no_leaks")
-async def test_cancelling_the_caller_cancels_the_fetches() -> None:
-    sandbox = Sandbox(latency=0.02)
-    async with sandbox as url, Client(base_url=url, max_concurrency=4, page_size=10) as client:
+async def test_cancelling_the_caller_cancels_the_fetches(
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
+) -> None:
+    server, gate = held_sandbox(pages_from(3))
+    async with Client(base_url=server.url, max_concurrency=4, page_size=10) as client:
+        tasks = running_tasks()
         seen: list[int] = []
+        read_25 = asyncio.Event()
 
         async def consume() -> None:
             async for p in client.campaign_participants(1, 1):
                 seen.append(p.id)
+                if len(seen) == 25:
+                    read_25.set()
 
         task = asyncio.create_task(consume())
-        while len(seen) < 25:
-            await asyncio.sleep(0.005)
+        await read_25.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        sent = client.stats.requests
-        assert client.stats.in_flight == 0
-        assert fetch_tasks() == []
-        await asyncio.sleep(0.1)
-        assert client.stats.requests == sent
+        await assert_all_cancelled(client, gate, tasks)
+    assert 25 <= len(seen) <= 30  # page 3 was held
     assert seen == EXPECTED_IDS[: len(seen)]
 
 
@@ -350,9 +372,11 @@ async def test_password_login_is_shared_and_reused() -> None:
 
 
 async def test_one_shared_relogin_when_16_requests_get_401() -> None:
-    sandbox = Sandbox(users={"alice": "wonder"}, latency=0.02)
+    sandbox = Sandbox(users={"alice": "wonder"})
+    # Held before the sandbox checks their token: revoked while held, all get 401.
+    gate = RequestGate(later_pages)
     async with (
-        sandbox as url,
+        serving(sandbox_app(sandbox, [gate.middleware])) as url,
         Client(
             base_url=url, username="alice", password="wonder", page_size=10, max_concurrency=16
         ) as client,
@@ -360,10 +384,11 @@ async def test_one_shared_relogin_when_16_requests_get_401() -> None:
         ids = []
         async for p in client.campaign_participants(1, 1):
             ids.append(p.id)
-            if len(ids) == 10:  # first page read, 16 requests now in flight
-                await asyncio.sleep(0.005)
+            if len(ids) == 10:  # first page read: 16 requests held in flight
+                await gate.until(lambda g: g.held == 16)
                 assert client.stats.in_flight == 16
                 sandbox.revoke_tokens()
+                gate.open()
         assert client.stats.logins == 2
     assert ids == EXPECTED_IDS
     assert sandbox.stats.logins == 2
@@ -571,8 +596,6 @@ async def test_on_page_reports_every_page_in_order() -> None:
 async def test_empty_page_after_total_elements_ends_an_absurd_list() -> None:
     from aiohttp import web
 
-    from .helpers import page_body, participant
-
     seen: list[int] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -583,15 +606,7 @@ async def test_empty_page_after_total_elements_ends_an_absurd_list() -> None:
 
     app = web.Application()
     app.router.add_get("/api/v2/customer/1/campaign/1/participants", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with Client(base_url=f"http://127.0.0.1:{port}", page_size=10) as client:
-            got = await client.campaign_participants(1, 1).collect()
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, Client(base_url=url, page_size=10) as client:
+        got = await client.campaign_participants(1, 1).collect()
     assert [p.id for p in got] == [1000, 1001, 1002]
     assert len(seen) <= 1 + 3 + 16  # the first window, then at most one prefetch window

@@ -5,14 +5,13 @@ and a real tinyproxy when it is installed."""
 
 from __future__ import annotations
 
-import contextlib
 import pickle
 import shutil
 import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +31,13 @@ from flolive import (
 )
 from flolive.sandbox import Sandbox
 
+from .support.servers import answering, serving
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@contextlib.asynccontextmanager
-async def serve(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[str]:
-    """An aiohttp server on 127.0.0.1 answering every path with ``handler``."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+def serve(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> Any:
+    return serving(answering(handler), ssl_context)
 
 
 def envelope(content: Any, page: int = 0, total: int = 1) -> dict[str, Any]:

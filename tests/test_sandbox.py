@@ -10,7 +10,7 @@ import pytest
 from flolive import Client, RetryPolicy
 from flolive.sandbox import DataSet, Faults, Sandbox
 
-from .conftest import FakeSleep
+from .support.clients import FakeSleep
 
 PARTICIPANTS = "/api/v2/customer/1/campaign/1/participants"
 

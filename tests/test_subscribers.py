@@ -55,8 +55,10 @@ from flolive._codec import codec_for
 from flolive.sandbox import DataSet, Faults, Sandbox
 from flolive.sandbox.server import PIT_EXPIRED
 
-from .conftest import BASE, FakeSleep
-from .readme import example
+from .support.clients import BASE, FakeSleep, make_client
+from .support.events import running_tasks, sdk_tasks, settled
+from .support.readme import example
+from .support.servers import RequestGate, ThreadedSandbox
 
 DATA = DataSet()
 CUSTOMER_1 = 25_000
@@ -80,15 +82,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def cursor_tasks() -> list[asyncio.Task[Any]]:
-    """Chunk requests of any cursor read still alive."""
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if getattr(t.get_coro(), "__qualname__", "").endswith("_ChunkStream._get")
-    ]
 
 
 # -- models ----------------------------------------------------------------------
@@ -482,40 +475,46 @@ async def test_read_ahead_requests_the_next_chunk_while_the_consumer_works(
         async with cursor.pages() as chunks:
             first = await anext(chunks)
             assert first.number == 0
-            assert len(cursor_tasks()) == (1 if read_ahead else 0)
+            assert len(sdk_tasks()) == (1 if read_ahead else 0)
             rest = [c async for c in chunks]
-        assert cursor_tasks() == []
+        assert sdk_tasks() == set()
         assert client.stats.requests == 3
     assert [c.number for c in rest] == [1, 2]
 
 
 @pytest.mark.usefixtures("no_leaks")
-async def test_breaking_out_of_a_cursor_read_leaks_nothing() -> None:
-    sandbox = Sandbox(latency=0.02)
-    async with sandbox as url, Client(base_url=url) as client:
+async def test_breaking_out_of_a_cursor_read_leaks_nothing(
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
+) -> None:
+    server, gate = held_sandbox(RequestGate.nth(3))  # the read-ahead of chunk 2
+    async with Client(base_url=server.url) as client:
+        tasks = running_tasks()
         seen = 0
         async for _ in client.all_subscribers(1, chunk_size=1000):
             seen += 1
             if seen == 1500:
                 break
-        for _ in range(3):
-            await asyncio.sleep(0)  # the loop's finalizer closes the generator
-        assert cursor_tasks() == []
+        # The loop's finalizer closes the generator; the held read-ahead,
+        # left running, would never end.
+        await settled(tasks)
         assert client.stats.in_flight == 0
         sent = client.stats.requests
         assert sent == 3  # two chunks read, the read-ahead of the third cancelled
+        await gate.until(lambda g: g.held == g.cancelled == 1)
         cursor = client.all_subscribers(1, chunk_size=1000)
         async with cursor:
             async for _ in cursor:
                 break
-        assert cursor_tasks() == []
+        assert running_tasks() == tasks
         assert client.stats.in_flight == 0
 
 
 @pytest.mark.usefixtures("no_leaks")
-async def test_cancelling_the_consumer_cancels_the_read_ahead() -> None:
-    sandbox = Sandbox(latency=0.05)
-    async with sandbox as url, Client(base_url=url) as client:
+async def test_cancelling_the_consumer_cancels_the_read_ahead(
+    held_sandbox: Callable[..., tuple[ThreadedSandbox, RequestGate]],
+) -> None:
+    server, gate = held_sandbox(RequestGate.nth(2))  # the read-ahead of chunk 1
+    async with Client(base_url=server.url) as client:
         got_one = asyncio.Event()
 
         async def consume() -> None:
@@ -526,12 +525,14 @@ async def test_cancelling_the_consumer_cancels_the_read_ahead() -> None:
 
         task = asyncio.create_task(consume())
         await got_one.wait()
-        assert len(cursor_tasks()) == 1  # the read-ahead is in flight
+        await gate.until(lambda g: g.held == 1)
+        assert len(sdk_tasks()) == 1  # the read-ahead is in flight
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert cursor_tasks() == []
+        assert sdk_tasks() == set()
         assert client.stats.in_flight == 0
+        await gate.until(lambda g: g.held == g.cancelled == 1)
 
 
 async def test_max_items_stops_without_asking_for_more() -> None:
@@ -634,10 +635,6 @@ def scripted(mocked: aioresponses, *answers: tuple[int, bytes]) -> CursorScript:
     return script
 
 
-def client(**kw: Any) -> Client:
-    return Client(base_url=BASE, token="t", sleep=FakeSleep(), **kw)
-
-
 async def test_without_a_total_the_read_ends_on_an_empty_chunk(mocked: aioresponses) -> None:
     script = scripted(
         mocked,
@@ -645,7 +642,7 @@ async def test_without_a_total_the_read_ends_on_an_empty_chunk(mocked: aiorespon
         (200, cursor_body([sim(2)], "b")),
         (200, cursor_body([], "c")),
     )
-    async with client() as c:
+    async with make_client() as c:
         got = await c.all_subscribers(1, chunk_size=2).collect()
     assert [s.iccid for s in got] == [sim(i)["iccid"] for i in range(3)]
     assert [b["pitId"] for b in script.bodies] == ["", "a", "b"]
@@ -654,7 +651,7 @@ async def test_without_a_total_the_read_ends_on_an_empty_chunk(mocked: aiorespon
 async def test_a_read_ending_short_of_the_total_warns_or_raises(mocked: aioresponses) -> None:
     answers = [(200, cursor_body([sim(0)], "a", total=5)), (200, cursor_body([], "b", total=5))]
     scripted(mocked, *answers, *answers, *answers)
-    async with client() as c:
+    async with make_client() as c:
         with pytest.warns(ListIncompleteWarning, match="after 1 records.*totalRecordAmount 5"):
             assert len(await c.all_subscribers(1).collect()) == 1
         with pytest.raises(CursorIncomplete) as info:
@@ -668,7 +665,7 @@ async def test_a_chunk_without_pit_id_is_handed_over_then_the_read_fails(
 ) -> None:
     script = scripted(mocked, (200, cursor_body([sim(0)], None, total=3)))
     got: list[Subscriber] = []
-    async with client() as c:
+    async with make_client() as c:
         with pytest.raises(DecodeError, match="pitId"):
             async for s in c.all_subscribers(1):
                 got.append(s)
@@ -695,7 +692,7 @@ async def test_which_errors_of_a_continuing_call_mean_the_session_is_lost(
     mocked: aioresponses, status: int, body: bytes, expired: bool
 ) -> None:
     scripted(mocked, (200, cursor_body([sim(0)], "a", total=2)), (status, body))
-    async with client(retry=RetryPolicy.disabled()) as c:
+    async with make_client(retry=RetryPolicy.disabled()) as c:
         with pytest.raises(FloliveError) as info:
             await c.all_subscribers(1).collect()
     assert isinstance(info.value, CursorExpired) is expired
@@ -721,7 +718,7 @@ async def test_a_lost_answer_is_retried_with_the_same_pit_id(mocked: aioresponse
         return script(url, **kwargs)
 
     mocked.post(ALL_1, callback=flaky, repeat=True)
-    async with client() as c:
+    async with make_client() as c:
         got = await c.all_subscribers(1).collect()
         assert c.stats.retries == 1
     assert [s.iccid for s in got] == [sim(0)["iccid"], sim(1)["iccid"]]
@@ -729,7 +726,7 @@ async def test_a_lost_answer_is_retried_with_the_same_pit_id(mocked: aioresponse
     # With retries off, the same reset is the transport error.
     calls = 0
     script.answers = [(200, cursor_body([sim(0)], "a", total=2))]
-    async with client(retry=RetryPolicy.disabled()) as c:
+    async with make_client(retry=RetryPolicy.disabled()) as c:
         with pytest.raises(TransportError):
             await c.all_subscribers(1).collect()
 
@@ -748,7 +745,7 @@ def test_retry_policy_retries_gets_and_idempotent_reads_only() -> None:
 
 async def test_a_redirected_cursor_call_is_refused(mocked: aioresponses) -> None:
     mocked.post(ALL_1, status=307, headers={"Location": f"{BASE}/elsewhere"})
-    async with client() as c:
+    async with make_client() as c:
         with pytest.raises(RedirectRefused, match="only GETs are redirected"):
             await c.all_subscribers(1).collect()
 
@@ -920,7 +917,7 @@ async def test_a_details_answer_with_other_than_one_item_is_a_decode_error(
         }
     )
     mocked.get(f"{BASE}/api/v2/subscriber/iccid/1", body=empty)
-    async with client() as c:
+    async with make_client() as c:
         with pytest.raises(DecodeError, match="expected one subscriber"):
             await c.subscriber("iccid", "1")
 

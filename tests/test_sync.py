@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 import flolive
 from flolive import (
@@ -31,7 +30,10 @@ from flolive import cursor as async_cursor
 from flolive import pagination as async_pagination
 from flolive.sandbox import DataSet
 
-from .readme import example
+from .support.events import wait_until
+from .support.readme import example
+from .support.servers import RequestGate as Gate
+from .support.servers import later_pages
 
 DATA = DataSet()
 
@@ -61,54 +63,11 @@ def portal_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == "flolive.sync.Client"}
 
 
-class Gate:
-    """Server middleware holding the requests ``hold`` picks until the client
-    gives up on them, counting what it sees (read from any thread)."""
-
-    def __init__(self, hold: Callable[[web.Request], bool]) -> None:
-        self.hold = hold
-        self.cond = threading.Condition()
-        self.seen = 0
-        self.held = 0
-        self.cancelled = 0
-
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        with self.cond:
-            self.seen += 1
-            held = self.hold(request)
-            self.held += held
-            self.cond.notify_all()
-        if held:
-            try:
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                with self.cond:
-                    self.cancelled += 1
-                    self.cond.notify_all()
-                raise
-        return await handler(request)  # type: ignore[no-any-return]
-
-    def wait_until(self, ready: Callable[[Gate], bool]) -> None:
-        # The timeout only guards against a hang; the test waits on the event.
-        with self.cond:
-            assert self.cond.wait_for(lambda: ready(self), timeout=30), vars(self)
-
-
-def later_pages(request: web.Request) -> bool:
-    return request.query.get("page", "0") != "0"
-
-
 @pytest.fixture
-def gated(threaded_sandbox: Callable[..., Any]) -> tuple[Gate, str]:
-    """A sandbox on its own loop thread behind a :class:`Gate` that holds
-    every page but the first; the server cancels a held handler when its
-    client disconnects."""
-    gate = Gate(later_pages)
-    server = threaded_sandbox(
-        middlewares=[gate.middleware],
-        runner_options={"handler_cancellation": True, "shutdown_timeout": 1.0},
-    )
+def gated(held_sandbox: Callable[..., Any]) -> tuple[Gate, str]:
+    """A sandbox on its own loop thread behind a gate that holds every page
+    but the first; the server cancels a held handler when its client disconnects."""
+    server, gate = held_sandbox(later_pages)
     return gate, server.url
 
 
@@ -258,7 +217,7 @@ def test_pass_state_is_that_of_the_pages_handed_over(url: str) -> None:
         assert (pages.pages_read, pages.items_read, pages.total_elements) == (0, 0, None)
         assert next(pages).number == 0
         # The loop thread reads ahead; the iterator tells what this thread has.
-        eventually(lambda: pages._pass._queue.qsize() >= 1)
+        wait_until(lambda: pages._pass._queue.qsize() >= 1)
         assert (pages.pages_read, pages.items_read, pages.total_elements) == (1, 100, 988)
         assert [p.number for p in pages] == list(range(1, 10))
         assert (pages.pages_read, pages.items_read, pages.total_pages, pages.page_size) == (
@@ -373,14 +332,6 @@ def test_the_loop_thread_is_woken_per_few_pages_not_per_item(
         assert calls == ["run", "run"]
 
 
-def eventually(condition: Callable[[], bool]) -> None:
-    """Wait for ``condition`` (the deadline only guards against a hang)."""
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.002)
-
-
 def test_a_reader_that_stops_stops_the_fetching(threaded_sandbox: Callable[..., Any]) -> None:
     server = threaded_sandbox()
     sandbox = server.sandbox
@@ -391,7 +342,7 @@ def test_a_reader_that_stops_stops_the_fetching(threaded_sandbox: Callable[..., 
         # Still reading page 0: pages 1-2 are handed over (credit for 2, plus
         # 1 for page 0 read), pages 3-4 fetched ahead by the pager (prefetch
         # 2); then no fetch is left, only the pump, waiting for more credit.
-        eventually(
+        wait_until(
             lambda: sandbox.stats.requests == 1 + 2 + 2 and len(loop_tasks(c) - baseline) == 1
         )
         assert c.campaign(1, 1).id == 1

@@ -27,17 +27,12 @@ from flolive import (
     TransportError,
 )
 
-from .conftest import BASE, FakeSleep
-from .helpers import PagedScript, error_body, page_body
+from .support.clients import BASE, FakeSleep, make_client
+from .support.envelopes import PagedScript, error_body, page_body
+from .support.events import turns
+from .support.hostile import TOKEN
 
 PARTICIPANTS = re.compile(r"^http://api\.test/api/v2/customer/1/campaign/2/participants\?.*$")
-
-
-def client(fake_sleep: FakeSleep, **kw: object) -> Client:
-    # No speculative first window: these tests count the requests a failure
-    # costs; test_pagination.py covers speculation.
-    kw.setdefault("speculate", 0)
-    return Client(base_url=BASE, token="tok-123", sleep=fake_sleep, **kw)  # type: ignore[arg-type]
 
 
 async def collect_ids(c: Client, **kw: object) -> list[int]:
@@ -49,12 +44,12 @@ async def test_requests_carry_paging_auth_and_user_agent(
 ) -> None:
     script = PagedScript(total=25, size=10)
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
-    async with client(fake_sleep, page_size=10, headers={"X-Trace": "t1"}) as c:
+    async with make_client(sleep=fake_sleep, page_size=10, headers={"X-Trace": "t1"}) as c:
         ids = await collect_ids(c)
     assert ids == [1000 + i for i in range(25)]
     assert sorted(script.pages_requested()) == [0, 1, 2]
     headers = script.requests[0][1]
-    assert headers["Authorization"] == "Bearer tok-123"
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
     assert headers["User-Agent"].startswith("flolive-sdk/")
     assert headers["X-Trace"] == "t1"
     call = next(iter(mocked.requests.values()))[0]
@@ -92,7 +87,7 @@ async def test_error_mapping_without_retry(
     code: str | None,
 ) -> None:
     mocked.get(PARTICIPANTS, status=status, body=body, repeat=True)
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         with pytest.raises(exc_type) as info:
             await collect_ids(c)
         assert c.stats.requests == 1  # none of these is retried
@@ -116,7 +111,7 @@ async def test_html_502_is_retried_then_server_error(
     mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.get(PARTICIPANTS, status=502, body=b"<html>Bad Gateway</html>", repeat=True)
-    async with client(fake_sleep, retry=RetryPolicy(max_retries=3, base_delay=0.5)) as c:
+    async with make_client(sleep=fake_sleep, retry=RetryPolicy(max_retries=3, base_delay=0.5)) as c:
         with pytest.raises(ServerError) as info:
             await collect_ids(c)
         assert c.stats.requests == 4
@@ -134,7 +129,7 @@ async def test_global_1001_then_success(mocked: aioresponses, fake_sleep: FakeSl
     script.fail(1, 200, error_body("GLOBAL_1001", "Service unavailable. Please try again"))
     script.fail(1, 503, error_body("GLOBAL_1001", "Service unavailable. Please try again"))
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
-    async with client(fake_sleep, page_size=10) as c:
+    async with make_client(sleep=fake_sleep, page_size=10) as c:
         ids = await collect_ids(c)
         assert c.stats.retries == 2
         assert c.stats.throttles == 2
@@ -147,7 +142,7 @@ async def test_exhausted_global_1001_raises_service_unavailable(
     mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.get(PARTICIPANTS, status=200, body=error_body("GLOBAL_1001", "busy"), repeat=True)
-    async with client(fake_sleep, retry=RetryPolicy(max_retries=5)) as c:
+    async with make_client(sleep=fake_sleep, retry=RetryPolicy(max_retries=5)) as c:
         with pytest.raises(ServiceUnavailable) as info:
             await collect_ids(c)
         assert c.stats.requests == 6
@@ -159,7 +154,7 @@ async def test_other_codes_are_never_retried_even_on_5xx(
     mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.get(PARTICIPANTS, status=503, body=error_body("CUSTOMER_1037", "gone"), repeat=True)
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         with pytest.raises(CampaignNotFound):
             await collect_ids(c)
         assert c.stats.requests == 1
@@ -172,7 +167,7 @@ async def test_retry_after_is_honoured_and_capped(
     script.fail(0, 429, b"slow down", **{"Retry-After": "7"})
     script.fail(0, 503, b"busy", **{"Retry-After": "3600"})
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
-    async with client(fake_sleep, retry=RetryPolicy(max_retry_after=60)) as c:
+    async with make_client(sleep=fake_sleep, retry=RetryPolicy(max_retry_after=60)) as c:
         assert len(await collect_ids(c)) == 5
     assert fake_sleep.calls == [7.0, 60.0]
 
@@ -185,18 +180,13 @@ async def test_429_pauses_every_request_of_the_client(
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
     seen: list[tuple[int, int]] = []
 
-    async with client(fake_sleep, max_concurrency=4, page_size=1) as c:
+    async def pausing_sleep(seconds: float) -> None:
+        fake_sleep.calls.append(seconds)
+        before = c.stats.requests
+        await turns(50)  # plenty of loop turns for waiting requests to move
+        seen.append((before, c.stats.requests))
 
-        async def pausing_sleep(seconds: float) -> None:
-            fake_sleep.calls.append(seconds)
-            before = c.stats.requests
-            for _ in range(50):  # plenty of loop turns for waiting requests to move
-                await asyncio.sleep(0)
-            seen.append((before, c.stats.requests))
-
-        c._sleep = pausing_sleep
-        assert c._transport is not None
-        c._transport.sleep = pausing_sleep
+    async with make_client(sleep=pausing_sleep, max_concurrency=4, page_size=1) as c:
         ids = await collect_ids(c)
         assert c.stats.throttles == 1
     assert ids == [1000 + i for i in range(20)]
@@ -210,7 +200,7 @@ async def test_exhausted_429_raises_rate_limited_with_retry_after(
     mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.get(PARTICIPANTS, status=429, body=b"", headers={"Retry-After": "2"}, repeat=True)
-    async with client(fake_sleep, retry=RetryPolicy(max_retries=2)) as c:
+    async with make_client(sleep=fake_sleep, retry=RetryPolicy(max_retries=2)) as c:
         with pytest.raises(RateLimited) as info:
             await collect_ids(c)
         assert c.stats.requests == 3
@@ -225,7 +215,7 @@ async def test_transport_errors_are_retried_then_typed(
     import aiohttp
 
     mocked.get(PARTICIPANTS, exception=aiohttp.ServerDisconnectedError(), repeat=True)
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         with pytest.raises(TransportError) as info:
             await collect_ids(c)
         assert c.stats.requests == 4
@@ -235,7 +225,7 @@ async def test_transport_errors_are_retried_then_typed(
 
 async def test_timeouts_are_request_timeouts(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
     mocked.get(PARTICIPANTS, exception=TimeoutError(), repeat=True)
-    async with client(fake_sleep, retry=RetryPolicy.disabled()) as c:
+    async with make_client(sleep=fake_sleep, retry=RetryPolicy.disabled()) as c:
         with pytest.raises(RequestTimeout):
             await collect_ids(c)
         assert c.stats.requests == 1
@@ -243,7 +233,7 @@ async def test_timeouts_are_request_timeouts(mocked: aioresponses, fake_sleep: F
 
 async def test_per_call_retry_override(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
     mocked.get(PARTICIPANTS, status=500, body=b"", repeat=True)
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         with pytest.raises(ServerError):
             await collect_ids(c, retry=RetryPolicy(max_retries=1))
         assert c.stats.requests == 2
@@ -270,7 +260,7 @@ async def test_truncated_body_against_content_length_is_transport_error(
         exception=aiohttp.ClientPayloadError("Response payload is not completed"),
         repeat=True,
     )
-    async with client(fake_sleep, retry=RetryPolicy(max_retries=1)) as c:
+    async with make_client(sleep=fake_sleep, retry=RetryPolicy(max_retries=1)) as c:
         with pytest.raises(TransportError) as info:
             await collect_ids(c)
     assert "ClientPayloadError" in str(info.value)
@@ -307,7 +297,7 @@ async def test_closing_the_client_stops_a_listing(
 ) -> None:
     script = PagedScript(total=30, size=10)
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
-    async with client(fake_sleep, page_size=10, max_concurrency=1, prefetch=1) as c:
+    async with make_client(sleep=fake_sleep, page_size=10, max_concurrency=1, prefetch=1) as c:
         pager = c.campaign_participants(1, 2)
         it = aiter(pager)
         assert (await anext(it)).id == 1000
@@ -331,7 +321,7 @@ async def test_campaign_endpoint(mocked: aioresponses, fake_sleep: FakeSleep) ->
     }
     mocked.get(f"{BASE}/api/v2/customer/1/campaign/7", body=page_body([campaign], 0, 1, 1, 1))
     mocked.get(f"{BASE}/api/v2/customer/1/campaign/8", body=page_body([], 0, 1, 0, 0))
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         got = await c.campaign(1, 7)
         assert (got.id, got.name, got.description, got.max_retries) == (7, "c7", "d", 2)
         with pytest.raises(DecodeError, match="expected one campaign"):
@@ -353,7 +343,7 @@ async def test_campaign_endpoint(mocked: aioresponses, fake_sleep: FakeSleep) ->
 async def test_bad_arguments_fail_before_any_request(
     mocked: aioresponses, fake_sleep: FakeSleep, call: object, message: str
 ) -> None:
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         with pytest.raises(ValueError, match=message):
             call(c)  # type: ignore[operator]
         assert c.stats.requests == 0
@@ -394,7 +384,7 @@ async def test_environment_proxy_is_resolved_once_and_used(
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     mocked.get(PARTICIPANTS, callback=PagedScript(total=3, size=10), repeat=True)
-    async with client(fake_sleep) as c:
+    async with make_client(sleep=fake_sleep) as c:
         await collect_ids(c)
     call = next(iter(mocked.requests.values()))[0]
     assert call.kwargs["proxy"] == URL("http://proxy.test:3128")
@@ -406,7 +396,7 @@ async def test_an_empty_page_in_the_middle_does_not_end_the_list(
     script = PagedScript(total=50, size=10)
     script.fail(2, 200, page_body([], 2, 10, 5, 50))
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
-    async with client(fake_sleep, page_size=10) as c:
+    async with make_client(sleep=fake_sleep, page_size=10) as c:
         # The list ends 10 short of the 50 the server counted: reported, not hidden.
         with pytest.warns(ListChangedWarning, match="after 40 items .* totalElements 50"):
             ids = await collect_ids(c)
@@ -420,7 +410,7 @@ async def test_retries_are_logged_without_secrets(
     script = PagedScript(total=5, size=10).fail(0, 503, b"busy")
     mocked.get(PARTICIPANTS, callback=script, repeat=True)
     with caplog.at_level("DEBUG", logger="flolive"):
-        async with client(fake_sleep) as c:
+        async with make_client(sleep=fake_sleep) as c:
             await collect_ids(c)
     (record,) = [r for r in caplog.records if r.name == "flolive"]
     message = record.getMessage()

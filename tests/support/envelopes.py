@@ -1,4 +1,5 @@
-"""Envelope builders for tests."""
+"""Envelope builders and page scripts for tests: what a mocked or scripted
+server answers."""
 
 from __future__ import annotations
 

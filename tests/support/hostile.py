@@ -38,6 +38,8 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from .events import until
+
 # How much of the raw inbound byte stream is kept for tests to search.
 _RAW_KEEP = 1 << 20
 
@@ -253,14 +255,9 @@ class HostileServer:
     async def wait_until(
         self, condition: Callable[[], bool], *, timeout: float = 10.0, what: str = ""
     ) -> None:
-        """Wait in the caller's loop until ``condition()`` holds (checked every
-        few milliseconds), failing after ``timeout`` seconds: a wait for an
-        event, with a bound far above any reasonable machine's need."""
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.002)
-        if what:
-            assert condition(), what
+        """Wait in the caller's loop until ``condition()`` holds, failing after
+        ``timeout`` seconds (see :func:`tests.support.events.until`)."""
+        await until(condition, timeout=timeout, what=what)
 
     async def wait_for_requests(self, count: int, *, timeout: float = 10.0) -> None:
         """Wait until at least ``count`` requests reached the handler."""
