@@ -1,0 +1,159 @@
+"""Every example of README.md and docs/ runs as copied.
+
+A Python block is a complete program: it is written to a file and run with
+this interpreter, in a working directory shared by the blocks of its page
+(in order), with no account in the environment; when the page says what it
+prints, the output must be exactly that. A block that starts with
+``# needs a floLIVE account`` is only compiled. A block of test functions
+(the pytest plugin's page) is run by pytest. Shell blocks: each ``flolive``
+command with ``--sandbox`` is run and must exit 0; the others (an account,
+a server that runs until stopped) are parsed by the command's parser.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support.readme import Block, blocks, clean_env, pages, python_blocks, run_block
+
+SHELL = ("sh", "bash", "console", "shell")
+
+
+def _page_id(path: Path) -> str:
+    return path.name if path.name == "README.md" else f"docs/{path.name}"
+
+
+def _missing(code: str) -> str | None:
+    """A top-level package the example imports that is not installed here."""
+    for node in ast.walk(ast.parse(code)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if importlib.util.find_spec(top) is None:
+                return top
+    if "pyspark" in code and shutil.which("java") is None:
+        return "java (for pyspark)"
+    return None
+
+
+def _is_test_module(code: str) -> bool:
+    return any(
+        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test_")
+        for n in ast.parse(code).body
+    )
+
+
+def _env(cwd: Path) -> dict[str, str]:
+    # dlt writes its pipelines and telemetry state under these: keep them here.
+    return clean_env(
+        DLT_DATA_DIR=str(cwd / ".dlt-data"),
+        DLT_PROJECT_DIR=str(cwd),
+        RUNTIME__DLTHUB_TELEMETRY="false",
+    )
+
+
+def _run_python(block: Block, cwd: Path) -> None:
+    if block.needs_account:
+        compile(block.code, block.id, "exec")
+        return
+    missing = _missing(block.code)
+    if missing:
+        pytest.skip(f"{block.id} needs {missing}")
+    if _is_test_module(block.code):
+        script = cwd / f"test_example_{block.line}.py"
+        script.write_text(block.code, encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name],
+            cwd=cwd,
+            env=_env(cwd),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, f"{block.id}:\n{done.stdout}\n{done.stderr}"
+        return
+    done = run_block(block, cwd, env=_env(cwd))
+    assert done.returncode == 0, f"{block.id} failed:\n{done.stderr}"
+    if block.prints is not None:
+        assert done.stdout == block.prints, f"{block.id} printed another output"
+
+
+def _commands(block: Block) -> list[list[str]]:
+    """The ``flolive ...`` commands of a shell block, as argument lists."""
+    out = []
+    for raw in block.code.splitlines():
+        line = raw.strip().removeprefix("$ ")
+        if not line or line.startswith("#"):
+            continue
+        for part in line.split("&&"):
+            words = shlex.split(part, comments=True)
+            if words and Path(words[0]).name == "flolive":
+                out.append(words[1:])
+    return out
+
+
+def _run_shell(block: Block, cwd: Path) -> None:
+    from flolive.cli import main
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+    try:
+        import flolive_docs
+    finally:
+        sys.path.pop(0)
+    parser = flolive_docs.build_parser()
+    for args in _commands(block):
+        parser.parse_args(args)  # a usage error is a SystemExit: the test fails
+        if "--sandbox" in args and not block.needs_account and args[0] != "sandbox":
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from flolive.cli import main; "
+                    "raise SystemExit(main(sys.argv[1:]))",
+                    *args,
+                ],
+                cwd=cwd,
+                env=_env(cwd),
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=300,
+                check=False,
+            )
+            assert done.returncode == 0, f"{block.id}: flolive {shlex.join(args)}\n{done.stderr}"
+    assert main is not None
+
+
+@pytest.mark.parametrize("page", pages(), ids=_page_id)
+def test_every_example_of_the_page_runs_as_written(page: Path, tmp_path: Path) -> None:
+    ran = 0
+    for block in blocks(page):
+        if block.lang in ("python", "py"):
+            _run_python(block, tmp_path)
+            ran += 1
+        elif block.lang in SHELL:
+            _run_shell(block, tmp_path)
+    assert ran == len(python_blocks(page))
+
+
+def test_the_collector_finds_the_examples() -> None:
+    every = [b for page in pages() for b in python_blocks(page)]
+    assert len(every) >= 20
+    readme = python_blocks(pages()[0])
+    assert sum(b.needs_account for b in readme) <= 2  # the README's rule
+    names = [b.name for b in every if b.name]
+    assert len(names) == len(set(names)), "two examples with one name"
