@@ -64,6 +64,23 @@ def _env(cwd: Path) -> dict[str, str]:
     )
 
 
+CLI = "import sys; from flolive.cli import main; raise SystemExit(main(sys.argv[1:]))"
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """This interpreter with ``args``, in ``cwd``, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=_env(cwd),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+        check=False,
+    )
+
+
 def _run_python(block: Block, cwd: Path) -> None:
     if block.needs_account:
         compile(block.code, block.id, "exec")
@@ -74,16 +91,7 @@ def _run_python(block: Block, cwd: Path) -> None:
     if _is_test_module(block.code):
         script = cwd / f"test_example_{block.line}.py"
         script.write_text(block.code, encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name],
-            cwd=cwd,
-            env=_env(cwd),
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-            check=False,
-        )
+        done = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", script.name], cwd)
         assert done.returncode == 0, f"{block.id}:\n{done.stdout}\n{done.stderr}"
         return
     done = run_block(block, cwd, env=_env(cwd))
@@ -107,8 +115,6 @@ def _commands(block: Block) -> list[list[str]]:
 
 
 def _run_shell(block: Block, cwd: Path) -> None:
-    from flolive.cli import main
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
     try:
         import flolive_docs
@@ -118,24 +124,8 @@ def _run_shell(block: Block, cwd: Path) -> None:
     for args in _commands(block):
         parser.parse_args(args)  # a usage error is a SystemExit: the test fails
         if "--sandbox" in args and not block.needs_account and args[0] != "sandbox":
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "import sys; from flolive.cli import main; "
-                    "raise SystemExit(main(sys.argv[1:]))",
-                    *args,
-                ],
-                cwd=cwd,
-                env=_env(cwd),
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                timeout=300,
-                check=False,
-            )
+            done = _run(["-c", CLI, *args], cwd)
             assert done.returncode == 0, f"{block.id}: flolive {shlex.join(args)}\n{done.stderr}"
-    assert main is not None
 
 
 @pytest.mark.parametrize("page", pages(), ids=_page_id)
