@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .ratelimit import series
+
+__all__ = ["FIGURES", "plot", "series"]
+
 
 def _pyplot() -> Any:
     try:
