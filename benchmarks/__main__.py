@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .pipelines import CASES as PIPELINE_CASES
-from .ratelimit import case_ratelimit
+from .ratelimit_series import case_ratelimit_series
+from .spark import CASES as SPARK_CASES
 
 HERE = Path(__file__).resolve().parent
 #: The client's default speculative first window (``Client(speculate=...)``).
@@ -443,6 +444,15 @@ def case_sync(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def case_ratelimit(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
+    """Listings behind a rate-limiting gateway (benchmarks/ratelimit.py)."""
+    from . import ratelimit
+
+    lines = ratelimit.main(["--runs", "1" if args.quick else "3"])
+    report["ratelimit"] = lines
+    return lines
+
+
 CASES = {
     "latency": case_latency,
     "cpu": case_cpu,
@@ -453,9 +463,12 @@ CASES = {
     "export": case_export,
     "sync": case_sync,
     "ratelimit": case_ratelimit,
+    "ratelimit-series": case_ratelimit_series,
 }
 # Arrow, dlt and Dask cases (they need the arrow, dlt and dask extras).
 CASES.update({name: functools.partial(case, server) for name, case in PIPELINE_CASES.items()})
+# Spark (the spark extra and a Java runtime).
+CASES.update({name: functools.partial(case, server) for name, case in SPARK_CASES.items()})
 
 
 def machine() -> str:
@@ -507,7 +520,7 @@ def main() -> None:
     args.mem_lengths = (100_000, 300_000, 1_000_000)
     args.scaling = (1, 2, 4, 8, 16, 32)
     args.sync_total = 20_000
-    args.ratelimit_total, args.ratelimit = 3_000, (50.0, 10)
+    args.series_total, args.series_rate = 3_000, (50.0, 10)
     if args.quick:
         args.runs = 1
         args.latency = 0.01
@@ -516,7 +529,7 @@ def main() -> None:
         args.mem_lengths = args.mem_sizes
         args.scaling = (1, 4, 16)
         args.sync_total = 4_000
-        args.ratelimit_total = 600
+        args.series_total = 600
     report: dict[str, Any] = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),

@@ -7,7 +7,7 @@ saying why) when the case that feeds it did not run:
   SDK, the hand-written client, the round-trip model, and the sequential
   peers of case ``latency`` (concurrency does not apply to them);
 * ``ratelimit.png``: accepted requests and 429s per second over time against
-  a rate-limited server (case ``ratelimit``);
+  a rate-limited server (case ``ratelimit-series``);
 * ``memory.png``: peak memory against list length (case ``memory``).
 """
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .ratelimit import series
+from .ratelimit_series import series
 
 __all__ = ["FIGURES", "plot", "series"]
 
@@ -74,7 +74,7 @@ def concurrency(plt: Any, report: dict[str, Any], path: Path) -> bool:
 
 
 def ratelimit(plt: Any, report: dict[str, Any], path: Path) -> bool:
-    case = report.get("ratelimit")
+    case = report.get("ratelimit_series")
     if not case:
         return False
     total, size, conc, rate, burst = case["params"]

@@ -1,159 +1,108 @@
-"""Case ``ratelimit``: requests per second and 429s over time against a
-rate-limited server.
+"""Listings behind a rate-limiting gateway: ``python -m benchmarks.ratelimit``.
 
-The server is the pre-encoded benchmark server (:mod:`benchmarks.server`)
-behind a token bucket of ``rate`` requests/s and ``burst`` tokens, as a
-gateway's rate limit is: a request that finds the bucket empty is answered
-429 with ``Retry-After: 1``. It records the time and status of every answer,
-which the case reads back (``GET /_log``) after each client's run, and turns
-into a time series of accepted and refused requests per second.
-
-Run alone: ``python -m benchmarks.ratelimit serve --total N --rate R --burst B``
-prints the port, then serves until killed.
+Campaign 1's 988 participants, one page per item (988 pages) behind 100
+requests/s burst 10, and two per page (494 pages) behind 40 requests/s burst 5
+with ``max_concurrency=16``; each with the default settings and with
+``adaptive_concurrency=True``; against the sandbox's own ``rate_limit`` and
+against a real nginx ``limit_req`` in front of the sandbox (skipped, with a
+message, when nginx is not installed). Reported per case, median of the
+runs: time / (pages / rate), the share of answers that were 429, and whether
+every item came exactly once. Targets: 100/10 at most 1.05x and 5% 429;
+40/5 at most 1.15x, every listing complete.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
-import subprocess
-import sys
+import statistics
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from aiohttp import web
+from flolive import Client, FloliveError
 
-from .server import build_app
+from .gateway import nginx, nginx_binary, sandbox
 
-HERE = Path(__file__).resolve().parent
-#: Width of one bar of the time series, in seconds.
-BIN = 0.25
-#: The clients compared (see :data:`benchmarks.clients.CLIENTS`).
-CLIENTS = ("sdk.patient", "sdk.adaptive", "sdk.max_rate")
-
-
-def rate_limited_app(total: int, rate: float, burst: int) -> web.Application:
-    app = build_app(total, 0.0)
-    log: list[tuple[float, int]] = []
-    bucket = {"tokens": float(burst), "at": time.monotonic()}
-
-    @web.middleware
-    async def limit(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        if request.path == "/_log":
-            body = json.dumps(log)
-            log.clear()
-            return web.Response(text=body, content_type="application/json")
-        now = time.monotonic()
-        tokens = min(float(burst), bucket["tokens"] + (now - bucket["at"]) * rate)
-        bucket["at"] = now
-        if tokens < 1:
-            bucket["tokens"] = tokens
-            log.append((now, 429))
-            return web.Response(status=429, headers={"Retry-After": "1"}, text="slow down")
-        bucket["tokens"] = tokens - 1
-        log.append((now, 200))
-        return await handler(request)
-
-    app.middlewares.append(limit)
-    app.router.add_get("/_log", lambda _r: web.Response())  # answered by the middleware
-    return app
+#: (rate, burst, page size, client settings, time target, 429 share target)
+GATEWAYS = (
+    (100, 10, 1, {}, 1.05, 0.05),
+    (40, 5, 2, {"max_concurrency": 16}, 1.15, None),
+)
+SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("default", {}),
+    ("adaptive", {"adaptive_concurrency": True}),
+)
+ITEMS = 988
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    runner = web.AppRunner(rate_limited_app(args.total, args.rate, args.burst), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    print(runner.addresses[0][1], flush=True)
-    await asyncio.Event().wait()
+async def listing(url: str, page_size: int, **settings: Any) -> dict[str, Any]:
+    """One listing of campaign 1; what it took."""
+    start = time.perf_counter()
+    async with Client(base_url=url, page_size=page_size, **settings) as client:
+        try:
+            ids = [p.id async for p in client.campaign_participants(1, 1)]
+            error = None
+        except FloliveError as exc:
+            ids, error = [], f"{type(exc).__name__}: {exc}"
+        stats = client.stats
+    return {
+        "seconds": time.perf_counter() - start,
+        "exact": error is None and len(ids) == ITEMS == len(set(ids)),
+        "share": stats.throttles / max(stats.requests, 1),
+        "error": error,
+        "rate": stats.rate,
+    }
 
 
-@contextlib.contextmanager
-def server(total: int, rate: float, burst: int) -> Iterator[str]:
-    cmd = [sys.executable, "-m", "benchmarks.ratelimit", "serve", "--total", str(total)]
-    cmd += ["--rate", str(rate), "--burst", str(burst)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
-    try:
-        assert proc.stdout is not None
-        port = proc.stdout.readline().strip()
-        if not port:
-            raise RuntimeError("rate-limited benchmark server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stdout:
-            proc.stdout.close()
+def run_case(url: str, rate: int, page_size: int, runs: int, **settings: Any) -> dict[str, Any]:
+    pages = -(-ITEMS // page_size)
+    results = []
+    for _ in range(runs):
+        time.sleep(1.0)  # the gateway's bucket drains between runs
+        results.append(asyncio.run(listing(url, page_size, **settings)))
+    return {
+        "ratio": statistics.median(r["seconds"] for r in results) / (pages / rate),
+        "share": statistics.median(r["share"] for r in results),
+        "exact": all(r["exact"] for r in results),
+        "errors": [r["error"] for r in results if r["error"]],
+        "pages": pages,
+    }
 
 
-def series(log: list[tuple[float, int]]) -> dict[str, list[float]]:
-    """Accepted and refused answers per second, in bins of :data:`BIN` seconds
-    from the first request."""
-    if not log:
-        return {"t": [], "ok": [], "throttled": []}
-    start = log[0][0]
-    bins = int((log[-1][0] - start) / BIN) + 1
-    ok, throttled = [0.0] * bins, [0.0] * bins
-    for t, status in log:
-        i = int((t - start) / BIN)
-        (ok if status == 200 else throttled)[i] += 1 / BIN
-    return {"t": [i * BIN for i in range(bins)], "ok": ok, "throttled": throttled}
-
-
-def case_ratelimit(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
-    from .__main__ import measure
-
-    total, size, conc = args.ratelimit_total, 10, 16
-    rate, burst = args.ratelimit
-    res: dict[str, Any] = {}
-    with server(total, rate, burst) as url:
-        for client in CLIENTS:
-            m = measure(client, url, size, conc, env={"BENCH_MAX_RATE": str(rate)})
-            if m["items"] != total:
-                raise RuntimeError(f"{client} read {m['items']} items, expected {total}")
-            with urllib.request.urlopen(f"{url}/_log") as answer:
-                log = json.loads(answer.read())
-            s = series(log)
-            refused = sum(1 for _, status in log if status == 429)
-            res[client] = m | {"requests": len(log), "throttled": refused, "series": s}
-    pages = -(-total // size)
-    lines = [
-        f"### 9. Rate-limited server: {total:,} participants, pages of {size} ({pages} pages), "
-        f"a token bucket of {rate:g} requests/s and {burst} tokens, concurrency {conc}",
-        "",
-        "| client | wall (s) | requests | 429s | pages/s |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    lines.extend(
-        f"| {c} | {r['wall']:.2f} | {r['requests']} | {r['throttled']} | {pages / r['wall']:.1f} |"
-        for c, r in res.items()
-    )
-    lines += [
-        "",
-        f"The floor is {pages / rate:.1f} s ({pages} pages at {rate:g}/s, less the burst). "
-        "sdk.patient is the default client with 20 retries; sdk.adaptive adds "
-        "adaptive_concurrency; sdk.max_rate gives the quota as max_rate.",
-    ]
-    report["ratelimit"] = {"params": [total, size, conc, rate, burst], "results": res}
+def main(argv: list[str] | None = None) -> list[str]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ratelimit", description=__doc__)
+    p.add_argument("--runs", type=int, default=3, help="runs per case (3; median)")
+    p.add_argument("--no-nginx", action="store_true", help="the sandbox's rate_limit only")
+    args = p.parse_args(argv)
+    lines = []
+    for rate, burst, page_size, base, max_ratio, max_share in GATEWAYS:
+        gateways = ["sandbox"] + ([] if args.no_nginx else ["nginx"])
+        for gateway in gateways:
+            if gateway == "nginx" and nginx_binary() is None:
+                lines.append(f"nginx {rate}/{burst}: skipped, nginx is not installed")
+                continue
+            with sandbox((rate, burst) if gateway == "sandbox" else None) as api:
+                ctx: AbstractContextManager[str]
+                ctx = nginx(api, rate, burst) if gateway == "nginx" else nullcontext(api)
+                with ctx as url:
+                    for name, extra in SETTINGS:
+                        r = run_case(url, rate, page_size, args.runs, **base, **extra)
+                        ok = r["ratio"] <= max_ratio and r["exact"]
+                        if max_share is not None:
+                            ok = ok and r["share"] <= max_share
+                        line = (
+                            f"{gateway:7} {rate:3}/s burst {burst:2} {r['pages']} pages "
+                            f"{name:8}: {r['ratio']:.3f}x the rate's time, "
+                            f"{100 * r['share']:.1f}% 429, "
+                            f"{'every item once' if r['exact'] else 'INCOMPLETE'}"
+                            f" [{'met' if ok else 'MISSED'}]"
+                        )
+                        if r["errors"]:
+                            line += f" errors: {r['errors']}"
+                        print(line, flush=True)
+                        lines.append(line)
     return lines
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ratelimit")
-    p.add_argument("command", choices=["serve"])
-    p.add_argument("--total", type=int, required=True)
-    p.add_argument("--rate", type=float, required=True)
-    p.add_argument("--burst", type=int, required=True)
-    args = p.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

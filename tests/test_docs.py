@@ -92,7 +92,7 @@ def test_the_figures_are_drawn_from_a_report(tmp_path: Path) -> None:
     s = series(log)
     assert s == {"t": [0.0, 0.25, 0.5], "ok": [4.0, 4.0, 4.0], "throttled": [4.0, 0.0, 0.0]}
     result = {"wall": 1.0, "throttled": 1, "series": s}
-    report["ratelimit"] = {"params": [600, 10, 16, 50.0, 10], "results": {"sdk": result}}
+    report["ratelimit_series"] = {"params": [600, 10, 16, 50.0, 10], "results": {"sdk": result}}
     assert plot(report, tmp_path)[1] == tmp_path / "ratelimit.png"
     for name in ("concurrency.png", "memory.png", "ratelimit.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -37,53 +37,10 @@ from flolive.export import writers as writers_module
 from flolive.sandbox import DataSet, Sandbox
 
 from .conftest import PageGate
+from .support.cli import EXPECTED_IDS
+from .support.export import Interrupt, SeeParts, StopAfter
 
-EXPECTED_IDS = [1_030_247 + i for i in range(988)]
 StartSandbox = Callable[..., Awaitable[Sandbox]]
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAfter:
-    """A progress sink that interrupts the export after some advances."""
-
-    def __init__(self, advances: int) -> None:
-        self.left = advances
-        self.started: tuple[int | None, int, int, int | None] | None = None
-
-    def start(
-        self,
-        total: int | None,
-        *,
-        items: int = 0,
-        pages: int = 0,
-        total_pages: int | None = None,
-    ) -> None:
-        self.started = (total, items, pages, total_pages)
-
-    def advance(self, items: int, pages: int) -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise Interrupt
-
-    def stop(self) -> None:
-        pass
-
-
-class SeeParts(StopAfter):
-    """Interrupts after ``at`` advances, noting the part files there were then."""
-
-    def __init__(self, parts: Path, at: int) -> None:
-        super().__init__(at - 1)
-        self.parts = parts
-        self.listing: list[str] = []
-
-    def advance(self, items: int, pages: int) -> None:
-        if self.left == 0:
-            self.listing = sorted(os.listdir(self.parts))
-        super().advance(items, pages)
 
 
 @pytest.fixture
@@ -213,8 +170,10 @@ async def test_the_checkpoint_exists_before_the_first_byte(
 
 async def test_resume_and_overwrite_together_are_refused(tmp_path: Path, client: Client) -> None:
     out = str(tmp_path / "p.jsonl")
-    with pytest.raises(ExportError, match="--resume and --overwrite exclude each other"):
+    # The exporter names its own arguments, never the command's flags.
+    with pytest.raises(ExportError, match=r"^resume and overwrite exclude each other") as info:
         await export_participants(client, 1, 1, out, resume=True, overwrite=True)
+    assert info.value.refused == ("resume", "overwrite")
     assert os.listdir(tmp_path) == []
 
 
@@ -313,7 +272,7 @@ async def test_parquet_resumes_from_its_parts_byte_identical(
     # Without --resume, the interrupted export is not silently thrown away.
     with pytest.raises(
         ExportError,
-        match=r"an interrupted export left p\.parquet\.flolive-checkpoint; use --resume",
+        match=r"an interrupted export left p\.parquet\.flolive-checkpoint; resume=True continues",
     ):
         await export_participants(client, 1, 1, str(out), fmt="parquet")
     # A part written after the checkpoint, and a half-written one, are dropped.
@@ -327,7 +286,7 @@ async def test_parquet_resumes_from_its_parts_byte_identical(
     assert pq.ParquetFile(out).metadata.num_row_groups == 1
     with pytest.raises(NothingToResume):
         await export_participants(client, 1, 1, str(out), fmt="parquet", resume=True)
-    with pytest.raises(ExportError, match="exists; use --overwrite to replace it"):
+    with pytest.raises(ExportError, match="exists; overwrite=True replaces it"):
         await export_participants(client, 1, 1, str(out), fmt="parquet")
     # A failed --overwrite leaves the complete file as it was, and nothing else.
     with pytest.raises(Interrupt):

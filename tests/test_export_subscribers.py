@@ -39,19 +39,16 @@ from flolive.export import (
 from flolive.sandbox import DataSet, Sandbox
 
 from .conftest import PageGate
-from .test_cli import (
-    FLOLIVE,
-    arun,
+from .support.cli import FLOLIVE, arun, on_terminal, one_line, run, spawn
+from .support.export import Interrupt, StopAfter, files_of
+from .support.kill import (
+    KillPoint,
     checkpoint_next,
     checkpoint_of,
     kill,
-    on_terminal,
-    one_line,
-    run,
-    spawn,
+    kill_at_each,
     until,
 )
-from .test_export import Interrupt, StopAfter
 
 DATA = DataSet()
 StartSandbox = Callable[..., Awaitable[Sandbox]]
@@ -400,7 +397,9 @@ async def test_a_cursor_checkpoint_without_a_position_is_refused(
     msgspec.structs.replace(ckpt, cursor=None).save(str(out))
     with pytest.raises(ExportError, match="records no cursor position: cannot resume"):
         await export_all_subscribers(client, 2, str(out), resume=True)
-    assert len(out.read_text().splitlines()) == 200
+    # Refused when the checkpoint is read, before anything is changed: the
+    # third chunk, written after the checkpoint, is still there.
+    assert len(out.read_text().splitlines()) == 300
     assert sorted(os.listdir(tmp_path)) == ["p.jsonl", "p.jsonl.flolive-checkpoint"]
 
 
@@ -465,9 +464,8 @@ def subscribers_export(url: str, read: str, customer: int = 5) -> list[str]:
 #: The SIMs of customer 5 in the kill tests: 33 pages or chunks of 10.
 KILLED_SIMS = 330
 
-# Kill points, as in tests/test_cli.py: ("spawn",), ("checkpoint",), ("held",
-# page, checkpoint interval), ("saved", page); each followed by `--resume`.
-KILL_POINTS: list[tuple[object, ...]] = [
+# Kill points (see tests.support.kill.KillPoint), each followed by `--resume`.
+KILL_POINTS: list[KillPoint] = [
     ("spawn",),
     ("checkpoint",),
     ("held", 0, 0.5),
@@ -496,29 +494,12 @@ async def test_kill_9_at_any_moment_then_resume_gives_every_sim_exactly_once(
             await export_all_subscribers(client, 5, str(full), fmt=fmt, chunk_size=10)
     out = tmp_path / f"killed.{fmt}"
     args = [*subscribers_export(gated.url, read), "-o", str(out)]
-    for i, (kind, *point) in enumerate(KILL_POINTS):
-        resume = ["--resume"] if i else []
-        mark = len(gate.log)
-        if kind == "spawn":
-            await kill(await spawn(*args, *resume))
-        elif kind == "checkpoint":
-            proc = await spawn(*args, *resume)
-            await until(checkpoint_of(out).exists, proc)
-            await kill(proc)
-        elif kind == "held":
-            page, interval = point
-            await gate.open_to(page)  # type: ignore[arg-type]
-            proc = await spawn(*args, *resume, "--checkpoint-interval", str(interval))
-            await gate.until_held(page, since=mark)  # type: ignore[arg-type]
-            await kill(proc)
-        else:
-            (page,) = point
-            await gate.open_to(page)  # type: ignore[arg-type]
-            proc = await spawn(*args, *resume, "--checkpoint-interval", "0")
-            await until(lambda: checkpoint_next(out) == page, proc)  # noqa: B023
-            await kill(proc)
+
+    def parquet_stays_in_parts() -> None:
         if fmt == "parquet":
             assert not out.exists()
+
+    await kill_at_each(KILL_POINTS, args, gate, out, parquet_stays_in_parts)
     await gate.open_to(math.inf)
     recorded = json.loads(checkpoint_of(out).read_bytes())["cursor"]
     gated.cursor_log.clear()
@@ -573,7 +554,7 @@ async def test_a_session_expired_between_kill_and_resume_exits_10_and_keeps_the_
     proc = await spawn(*args, "--checkpoint-interval", "0")
     await until(lambda: checkpoint_next(out) == 7, proc)
     await kill(proc)
-    kept = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    kept = files_of(tmp_path)
     assert checkpoint_of(out) in kept
     clock.now += 61  # past the session's life after its last call
     await gate.open_to(math.inf)
@@ -585,7 +566,7 @@ async def test_a_session_expired_between_kill_and_resume_exits_10_and_keeps_the_
             "flolive: error: the server's point-in-time session expired; the export must "
             "start over: run it again with --overwrite"
         )
-        now = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        now = files_of(tmp_path)
         assert now == kept
     code, _, err = await arun(*args, "--overwrite")
     assert code == 0, err

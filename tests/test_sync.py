@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +29,7 @@ from flolive import (
     SubscriberNotFound,
     sync,
 )
-from flolive import cursor as async_cursor
-from flolive import pagination as async_pagination
+from flolive._options import names
 from flolive.sandbox import DataSet
 
 from .support.events import wait_until
@@ -56,7 +58,7 @@ async def _other_tasks() -> set[asyncio.Task[Any]]:
 
 def loop_tasks(client: sync.Client) -> set[asyncio.Task[Any]]:
     """The tasks on the client's loop thread (the portal's own included)."""
-    return client._rt.portal.call(_other_tasks)
+    return client._loop.portal.call(_other_tasks)
 
 
 def portal_threads() -> set[threading.Thread]:
@@ -88,72 +90,149 @@ def test_has_every_public_name_of_the_async_client() -> None:
     settings = {n for n in vars(flolive.Client(base_url="http://x")) if not n.startswith("_")}
     expected = (_public(flolive.Client) - {"aclose"}) | settings | {"close", "closed"}
     assert _public(sync.Client) == expected, (
-        "flolive.Client and flolive.sync.Client differ: declare each new method as "
-        "`name = _sync(AsyncClient.name)` and each setting with `_client_attr` in sync.py"
+        "flolive.Client and flolive.sync.Client differ: write each new method and "
+        "setting out in flolive/_sync/client.py"
     )
 
 
-SYNC_TYPES = {
-    flolive.AsyncPager: sync.Pager,
-    flolive.AsyncCursor: sync.Cursor,
-    async_pagination.ItemIterator: sync.ItemIterator,
-    async_pagination.PageIterator: sync.PageIterator,
-    async_cursor.CursorItemIterator: sync.CursorItemIterator,
-    async_cursor.CursorPageIterator: sync.CursorPageIterator,
-}
+# The documented differences between an async docstring and its sync copy.
+DOC_DIFFERENCES = (
+    ("flolive.AsyncPager", "flolive.sync.Pager"),
+    ("flolive.AsyncCursor", "flolive.sync.Cursor"),
+    ("AsyncPager", "Pager"),
+    ("AsyncCursor", "Cursor"),
+    ("async for ", "for "),
+    ("async with ", "with "),
+    ("``async with``", "``with``"),
+    ("await ", ""),
+    ("aiter(", "iter("),
+    ("aclose()", "close()"),
+)
 
 
-def _sync_annotation(annotation: Any) -> Any:
-    if annotation is flolive.Client:
+def sync_doc(doc: str | None) -> str | None:
+    """The docstring a sync method must have, given its async one's."""
+    for old, new in DOC_DIFFERENCES:
+        doc = None if doc is None else doc.replace(old, new)
+    return doc
+
+
+def _sync_return(annotation: Any) -> Any:
+    """The documented difference between return types: sync listings and clients."""
+    if annotation is flolive.Client or annotation is typing.Self:
         return sync.Client
     origin = getattr(annotation, "__origin__", None)
-    if origin in SYNC_TYPES:
-        return SYNC_TYPES[origin][annotation.__args__]
-    return annotation
+    sync_type = {flolive.AsyncPager: sync.Pager, flolive.AsyncCursor: sync.Cursor}.get(origin)
+    return annotation if sync_type is None else sync_type[annotation.__args__]
+
+
+def _parameters(fn: Any) -> list[tuple[str, Any, Any, str]]:
+    # Annotations as text: each module has its own TypeVar T, equal only to itself.
+    sig = inspect.signature(fn, eval_str=True)
+    return [(p.name, p.kind, p.default, repr(p.annotation)) for p in sig.parameters.values()]
+
+
+def _args_section(doc: str | None) -> dict[str, str]:
+    """The entries of a docstring's ``Args:`` section, white space folded."""
+    entries: dict[str, str] = {}
+    name = ""
+    for line in (doc or "").partition("    Args:\n")[2].splitlines():
+        if m := re.match(r"^        (\w+): (.*)$", line):
+            name = m.group(1)
+            entries[name] = m.group(2)
+        elif line.startswith("            ") and name:
+            entries[name] += " " + line.strip()
+        else:
+            name = ""
+    return entries
 
 
 def test_methods_have_the_async_signatures_and_docstrings() -> None:
     methods = [n for n in _public(flolive.Client) if inspect.isfunction(getattr(flolive.Client, n))]
     assert {"campaign_participants", "all_subscribers", "with_options"} <= set(methods)
     for name in set(methods) - {"aclose"}:
-        a = inspect.signature(getattr(flolive.Client, name), eval_str=True)
-        s = inspect.signature(getattr(sync.Client, name))
-        assert list(s.parameters.values()) == list(a.parameters.values()), name
-        assert s.return_annotation == _sync_annotation(a.return_annotation), name
-        doc = getattr(flolive.Client, name).__doc__
-        assert getattr(sync.Client, name).__doc__ == sync._adapt_doc(doc), name
-        assert "async for" not in (getattr(sync.Client, name).__doc__ or ""), name
-    assert inspect.signature(sync.Client) == inspect.signature(flolive.Client, eval_str=True)
-    assert sync.Client.paginate.__doc__ is not None
-    assert "for sim in client.paginate(" in sync.Client.paginate.__doc__
-    assert sync.Client.page_size.__doc__ == (
-        "default page size of listings (default 100). Servers may cap it; "
-        "the pager follows the size they echo."
-    )
-    assert sync.Client.stats.__doc__ == flolive.Client.stats.__doc__
+        a, s = getattr(flolive.Client, name), getattr(sync.Client, name)
+        assert not inspect.iscoroutinefunction(s), name
+        assert _parameters(s) == _parameters(a), name
+        a_returns = inspect.signature(a, eval_str=True).return_annotation
+        s_returns = inspect.signature(s, eval_str=True).return_annotation
+        assert repr(s_returns) == repr(_sync_return(a_returns)), name
+        assert s.__doc__ == sync_doc(a.__doc__), name
+        assert "async for" not in (s.__doc__ or ""), name
+    assert "for sim in client.paginate(" in (sync.Client.paginate.__doc__ or "")
+    for name in ("state", "stats", "concurrency_limit"):
+        assert getattr(sync.Client, name).__doc__ == getattr(flolive.Client, name).__doc__, name
 
 
-@pytest.mark.parametrize(
-    ("async_cls", "sync_cls"), list(SYNC_TYPES.items()), ids=lambda c: c.__name__
-)
-def test_listings_and_iterators_have_the_async_names_and_signatures(
-    url: str, async_cls: type[Any], sync_cls: type[Any]
-) -> None:
-    expected = _public(async_cls) - {"aclose"} | {"close"}
-    if async_cls in (flolive.AsyncPager, flolive.AsyncCursor):
-        with sync.Client(base_url=url) as c:
-            made = c.campaign_participants(1, 1) if async_cls is flolive.AsyncPager else None
-            made = made or c.all_subscribers(1)
-            expected |= {n for n in vars(made._async) if not n.startswith("_")}
-    assert _public(sync_cls) == expected
-    for name in _public(async_cls) - {"aclose"}:
-        a, s = getattr(async_cls, name), getattr(sync_cls, name)
-        if inspect.isfunction(a):
-            a_sig = inspect.signature(a, eval_str=True)
-            assert list(inspect.signature(s).parameters) == list(a_sig.parameters), name
-            assert s.__doc__ == sync._adapt_doc(a.__doc__), name
-        elif isinstance(a, property):
-            assert s.__doc__ == sync._adapt_doc(a.__doc__), name
+def test_the_constructor_has_the_async_arguments_and_their_docs() -> None:
+    assert _parameters(sync.Client) == _parameters(flolive.Client)
+    a_args, s_args = _args_section(flolive.Client.__doc__), _args_section(sync.Client.__doc__)
+    assert list(s_args) == list(a_args) == list(inspect.signature(flolive.Client).parameters)
+    # The one documented difference: a session belongs to another event loop.
+    assert {n: d for n, d in s_args.items() if a_args[n] != d} == {
+        "session": "must be ``None``: a session belongs to the event loop it was "
+        "made on, and this client runs its own."
+    }
+    assert sync.Client.settings.__doc__ == flolive.Client.settings.__doc__
+
+
+def test_settings_read_and_set_through_to_the_async_client(url: str) -> None:
+    with sync.Client(base_url=url, page_size=100) as c:
+        assert set(c.settings) == names("client")
+        assert c.page_size == 100
+        c.page_size = 250  # checked, for later listings
+        pages = c.campaign_participants(1, 1, max_pages=1).pages()
+        assert next(pages).size == 250
+        pages.close()
+        with pytest.raises(ValueError, match="page_size must be a positive int"):
+            c.page_size = 0
+        with pytest.raises(AttributeError, match="fixed when the client is made"):
+            c.max_concurrency = 2
+
+
+def _surface(cls: type[Any], instance: object) -> tuple[set[str], set[str]]:
+    """The public methods of ``cls``, and the attributes of ``instance``."""
+    names = {n for n in dir(instance) if not n.startswith("_")}
+    methods = {n for n in names if inspect.isfunction(getattr(cls, n, None))}
+    return methods, names - methods
+
+
+@pytest.mark.parametrize("kind", ["pager", "cursor"])
+def test_listings_and_passes_have_the_async_surface(url: str, kind: str) -> None:
+    """One sync listing type and one iterator type serve both async listings."""
+    with sync.Client(base_url=url) as c:
+        listing = c.campaign_participants(1, 1) if kind == "pager" else c.all_subscribers(1)
+        made = listing._async
+        assert isinstance(listing, sync.Listing)
+        methods, attributes = _surface(type(made), made)
+        for name in methods - {"aclose"}:
+            a, s = getattr(type(made), name), getattr(sync.Listing, name)
+            assert not inspect.iscoroutinefunction(s), name
+            sync_params = inspect.signature(s).parameters
+            assert set(inspect.signature(a).parameters) <= set(sync_params), name
+        with pytest.raises(AttributeError, match="aclose"):
+            _ = listing.aclose
+        # Settings and state read through, as they are now, and set through.
+        assert attributes <= set(dir(listing))
+        assert {n: getattr(listing, n) for n in attributes} == {
+            n: getattr(made, n) for n in attributes
+        }
+        listing.max_items = 7
+        assert made.max_items == 7
+        assert len(listing.collect()) == 7
+        for it in (listing.items(), listing.pages()):
+            with it:
+                assert isinstance(it, sync.ListingIterator)
+                next(it)
+                state = {n for n in dir(it._pump.source) if not n.startswith("_")} - {"aclose"}
+                assert state <= set(dir(it))
+                assert {n: getattr(it, n) for n in state} == {
+                    n: getattr(it._pump.source, n) for n in state
+                }
+                assert it.items_read == 7
+        other = "position" if kind == "pager" else "total_pages"
+        with pytest.raises(AttributeError, match=f"ListingIterator over .* no attribute '{other}'"):
+            getattr(listing.pages(), other)
 
 
 def test_settings_and_state_read_and_write_through(url: str) -> None:
@@ -216,8 +295,8 @@ def test_pass_state_is_that_of_the_pages_handed_over(url: str) -> None:
         pages = c.campaign_participants(1, 1).pages()
         assert (pages.pages_read, pages.items_read, pages.total_elements) == (0, 0, None)
         assert next(pages).number == 0
-        # The loop thread reads ahead; the iterator tells what this thread has.
-        wait_until(lambda: pages._pass._queue.qsize() >= 1)
+        # The pager fetches ahead on the loop thread; the iterator tells what this thread has.
+        wait_until(lambda: c.stats.requests >= 3)
         assert (pages.pages_read, pages.items_read, pages.total_elements) == (1, 100, 988)
         assert [p.number for p in pages] == list(range(1, 10))
         assert (pages.pages_read, pages.items_read, pages.total_pages, pages.page_size) == (
@@ -311,25 +390,25 @@ def test_the_loop_thread_is_woken_per_few_pages_not_per_item(
 ) -> None:
     with sync.Client(base_url=url, page_size=100, prefetch=16) as c:
         calls: list[str] = []
-        run, send = c._run, c._send
+        call, send = c._loop.call, c._loop.send
 
-        def counting_run(fn: Any) -> Any:
-            calls.append("run")
-            return run(fn)
+        def counting_call(fn: Any, **kwargs: Any) -> Any:
+            calls.append("call")
+            return call(fn, **kwargs)
 
         def counting_send(fn: Any, **kwargs: Any) -> None:
             calls.append("send")
             send(fn, **kwargs)
 
-        monkeypatch.setattr(c, "_run", counting_run)
-        monkeypatch.setattr(c, "_send", counting_send)
+        monkeypatch.setattr(c._loop, "call", counting_call)
+        monkeypatch.setattr(c._loop, "send", counting_send)
         assert sum(1 for _ in c.campaign_participants(1, 1)) == 988
         # Making the pager and its pass, starting the pass, then credit for 4
         # more pages after every 4 pages read (10 pages; 8 handed over ahead at most).
-        assert calls == ["run", "run", "send", "send", "send"]
+        assert calls == ["call", "call", "send", "send", "send"]
         calls.clear()
         assert len(c.campaign_participants(1, 1).collect()) == 988
-        assert calls == ["run", "run"]
+        assert calls == ["call", "call"]
 
 
 def test_a_reader_that_stops_stops_the_fetching(threaded_sandbox: Callable[..., Any]) -> None:
@@ -549,7 +628,7 @@ def test_ctrl_c_cancels_the_call_and_its_fetches(gated: tuple[Gate, str], how: s
         pager = c.campaign_participants(1, 1)
         items = iter(pager)  # still referenced after the interrupt
         # Waiting for the call's result, or for the next page.
-        where = "_run" if how == "collect" else "_next_unit"
+        where = "wait" if how == "collect" else "_next_page"
         killer = _interrupt_main_when(gate, lambda g: g.held == 3, where)
         with pytest.raises(KeyboardInterrupt):
             if how == "collect":
@@ -650,4 +729,29 @@ def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
         "CUSTOMER_1037 Campaign does not exist",
         "[988, 0, 25]",
     ]
+    assert set(threading.enumerate()) == before
+
+
+# -- docs/sync.md -----------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "sync.md"
+_DOC_EXAMPLE = re.compile(
+    r"```python\n# example: (?P<name>[\w-]+)\n(?P<code>.*?)```\n\n"
+    r"prints\n\n```text\n(?P<out>.*?)```",
+    re.S,
+)
+DOC_EXAMPLES = list(_DOC_EXAMPLE.finditer(DOCS.read_text(encoding="utf-8")))
+
+
+def test_every_docs_example_is_checked() -> None:
+    assert len(DOC_EXAMPLES) == DOCS.read_text(encoding="utf-8").count("```python") == 5
+
+
+@pytest.mark.parametrize("found", DOC_EXAMPLES, ids=lambda m: m["name"])
+def test_docs_example_prints_what_the_page_says(
+    found: re.Match[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = set(threading.enumerate())
+    exec(found["code"], {})
+    assert capsys.readouterr().out == found["out"]
     assert set(threading.enumerate()) == before

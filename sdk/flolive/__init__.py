@@ -13,6 +13,7 @@ aiohttp is asyncio-only, so the SDK runs on asyncio; there is no trio backend.
 
 from ._auth import TokenProvider
 from ._base_client import ClientState
+from ._logging import configure_from_environment as _configure_logging
 from ._options import CursorOptions, ListOptions
 from ._transport import ClientStats
 from ._types import (
@@ -145,3 +146,6 @@ __all__ = [
     "UseClientDefault",
     "__version__",
 ]
+
+# FLOLIVE_LOG=debug|info|warning: the SDK's log lines on stderr (see flolive._logging).
+_configure_logging()

@@ -13,6 +13,7 @@ import functools
 import os
 import ssl as _ssl
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Self, TypeVar, Unpack
 
 import aiohttp
@@ -28,6 +29,7 @@ from ._options import (
     MAX_KEEP_ALIVE,
     CursorOptions,
     ListOptions,
+    check,
     names,
     positive_int,
     resolve,
@@ -76,6 +78,7 @@ class ClientState(enum.Enum):
     """Closed by ``aclose()`` or the end of ``async with``; it may be opened again."""
 
 
+_DERIVABLE = names("derive")
 #: Settings the pager and the cursor take as they are resolved.
 _PAGER_SETTINGS = (
     "max_pages",
@@ -177,11 +180,22 @@ class BaseClient(AsyncClosing):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return settings[name]
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A setting set on the client (``client.page_size = 250``) is checked
+        # and applies to later calls; connection settings are fixed once made.
+        settings = self.__dict__.get("_settings")
+        if settings is not None and name in settings:
+            if name not in _DERIVABLE:
+                raise AttributeError(f"{name} is fixed when the client is made")
+            settings[name] = check(name, value, "derive")
+            return
+        object.__setattr__(self, name, value)
+
     @property
     def settings(self) -> Mapping[str, Any]:
-        """Every setting of this client (read-only), by name."""
-        from types import MappingProxyType
-
+        """Every setting of this client (read-only), by name; each is also an
+        attribute (``client.page_size``), and those :meth:`with_options` may
+        change can be set on the client for its later calls."""
         return MappingProxyType(self._settings)
 
     def _make_auth(
@@ -242,8 +256,10 @@ class BaseClient(AsyncClosing):
                 f"it sets {', '.join(sorted(names('derive')))}"
             )
         derived = copy.copy(self)
-        derived._root = self._root
-        derived._settings = {**self._settings, **resolve("derive", options, self._settings)}
+        derived.__dict__.update(
+            _root=self._root,
+            _settings={**self._settings, **resolve("derive", options, self._settings)},
+        )
         return derived
 
     async def __aenter__(self) -> Self:
@@ -285,6 +301,7 @@ class BaseClient(AsyncClosing):
             proxy=proxy,
             proxy_auth=proxy_auth,
             adaptive=settings["adaptive_concurrency"],
+            max_rate=settings["max_rate"],
         )
         self._state = ClientState.OPEN
         return self
@@ -332,6 +349,7 @@ class BaseClient(AsyncClosing):
             timeout=s["timeout"],
             retry=s["retry"],
             max_response_size=s["max_response_size"],
+            max_rate=s["max_rate"],
             headers=s.get("extra_headers"),
         )
 

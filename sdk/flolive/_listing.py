@@ -23,9 +23,10 @@ loop's finalizer, and ``async with`` closes it deterministically.
 from __future__ import annotations
 
 import asyncio
+import operator
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._closing import AsyncClosing
 from ._types import OnListChange, OnPage
@@ -135,8 +136,6 @@ P = TypeVar("P", bound=Pass[Any])
 class PassIterator(AsyncClosing, Generic[X, P]):
     """One pass, as items or as units, with the pass's state."""
 
-    __slots__ = ("_close", "_gen", "_pass")
-
     def __init__(
         self,
         pass_: P,
@@ -146,12 +145,20 @@ class PassIterator(AsyncClosing, Generic[X, P]):
         self._pass = pass_
         self._gen = gen
         self._close = close
+        self._step = gen.__anext__
 
     def __aiter__(self) -> PassIterator[X, P]:
         return self
 
-    def __anext__(self) -> Awaitable[X]:
-        return self._gen.__anext__()
+    if TYPE_CHECKING:
+
+        def __anext__(self) -> Awaitable[X]: ...
+
+    else:
+        # `async for` looks __anext__ up on the type and calls what its
+        # descriptor gives: a property whose getter is C code handing over the
+        # generator's own bound __anext__, so an item costs no Python frame.
+        __anext__ = property(operator.attrgetter("_step"))
 
     @property
     def total_elements(self) -> int | None:

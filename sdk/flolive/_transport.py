@@ -6,12 +6,17 @@ Order of a request attempt, and why:
 1. wait while a ``Retry-After`` pause is on (a 429 pauses the whole client);
 2. get the auth token *before* taking a slot, so a login never waits behind
    requests that are themselves waiting for that login;
-3. take a slot of the client-wide limiter, *then* start the timeout, so time
-   queued behind other requests never counts against a request;
+3. take a slot of the client-wide limiter, then wait for a turn at the send
+   rate (:mod:`flolive._ratelimit`; no wait while no rate is in force), *then*
+   start the timeout, so time queued behind other requests never counts
+   against a request;
 4. read the body as bytes, at most ``max_response_size`` of them (after
    decompression), give the slot back, then decode;
-5. on failure, ask the :class:`~flolive.RetryPolicy` what to do, and sleep
-   *without* the slot if it says to go again.
+5. tell the rate limiter what the answer said; on failure, ask the
+   :class:`~flolive.RetryPolicy` what to do, and sleep *without* the slot if
+   it says to go again. A push-back the rate limiter answers (a rate is in
+   force and answers pass) waits only for its next turn at the rate, and one
+   sent too fast for a rate since cut uses up no attempt.
 
 A listing's deadline covers all of it: waiting at the pause, for a slot, for a
 login, in backoff, and the request itself.
@@ -38,6 +43,7 @@ from yarl import URL
 from ._auth import Auth, check_token
 from ._codec import error_from_response
 from ._limiter import Limiter
+from ._ratelimit import PASS, RateController, RateLimit, Verdict
 from ._types import RequestContext, ResumeToken, safe_headers
 from .errors import (
     AuthenticationError,
@@ -62,6 +68,10 @@ A = TypeVar("A")
 Sleep = Callable[[float], Awaitable[None]]
 Parse = Callable[[bytes, int, RequestContext], R]
 
+#: Push-backs of one request that may go uncounted (see Verdict.counts):
+#: however the rate moves, every request ends.
+_MAX_FREE_RETRIES = 4
+
 #: Bytes asked of the stream per read: also bounds what aiohttp decompresses
 #: in one step, so a compression bomb is caught a chunk past the limit.
 _READ_CHUNK = 256 * 1024
@@ -81,6 +91,8 @@ class ClientStats:
         logins: logins performed (username/password auth).
         in_flight: requests being sent right now.
         max_in_flight: the most requests ever in flight at once.
+        rate: the send rate in force, in requests per second, of the client's
+            own ``max_rate`` (``None`` while unlimited).
     """
 
     requests: int = 0
@@ -90,6 +102,7 @@ class ClientStats:
     logins: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    rate: float | None = None
 
 
 class _PauseGate:
@@ -152,6 +165,7 @@ class Transport:
         proxy: URL | None = None,
         proxy_auth: aiohttp.BasicAuth | None = None,
         adaptive: bool = False,
+        max_rate: float | str | None = "auto",
     ) -> None:
         self.base_url = URL(base_url.rstrip("/"))
         self._base = str(self.base_url)
@@ -172,6 +186,38 @@ class Transport:
         self._authed_headers: tuple[str | None, dict[str, str]] = (None, self.headers)
         self._gate = _PauseGate()
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        # One send-rate limiter per max_rate value: the client's own, and any
+        # other a call sets (a quota of its own, learnt apart).
+        self._rates: dict[float | str, RateLimit] = {}
+        self._own_rate = self.rate_limit(max_rate)
+        if self._own_rate is not None:
+            stats.rate = self._own_rate.rate  # a known quota is in force from the start
+
+    def rate_limit(self, max_rate: float | str | None) -> RateLimit | None:
+        """The send-rate limiter of calls with this ``max_rate`` (None: off)."""
+        if max_rate is None:
+            return None
+        rl = self._rates.get(max_rate)
+        if rl is None:
+            ceiling = None if max_rate == "auto" else float(max_rate)
+            clock = asyncio.get_running_loop().time
+            rl = self._rates[max_rate] = RateLimit(RateController(ceiling), clock, self.sleep)
+        return rl
+
+    def _observe(self, rl: RateLimit, sent: float, *, pushback: bool) -> Verdict:
+        """Tell the limiter what an answer said; log a change of rate."""
+        epoch = rl.controller.epoch
+        verdict = rl.observe(sent, pushback=pushback)
+        if rl.controller.epoch != epoch:
+            rate = rl.rate
+            if rl is self._own_rate:
+                self.stats.rate = rate
+            logger.info(
+                "send rate %s%s after push-back",
+                "unlimited" if rate is None else f"{rate:.4g} requests/s",
+                "" if rl is self._own_rate else " (a call's own max_rate)",
+            )
+        return verdict
 
     async def aclose(self) -> None:
         self.closed = True
@@ -192,6 +238,7 @@ class Transport:
         timeout: float | None,
         retry: RetryPolicy,
         max_response_size: int,
+        max_rate: float | str | None,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         page: int | None = None,
@@ -205,7 +252,7 @@ class Transport:
         """Send until success or a final typed error; ``parse`` turns a 2xx body
         into the result (and raises typed errors for error envelopes).
 
-        ``timeout``, ``retry`` and ``max_response_size`` are the call's own,
+        ``timeout``, ``retry``, ``max_response_size`` and ``max_rate`` are the call's own,
         resolved by the client. ``path`` is already percent-encoded.
         ``deadline`` is an event-loop time by which the whole request, waits
         and retries included, must be done. ``resume`` is the token every error
@@ -228,6 +275,7 @@ class Transport:
             max_response_size,
             authenticate,
             headers,
+            self.rate_limit(max_rate),
         )
         if deadline is None:
             return await attempts
@@ -253,23 +301,28 @@ class Transport:
         max_size: int,
         authenticate: bool,
         extra_headers: Mapping[str, str] | None,
+        rl: RateLimit | None,
     ) -> R:
         url = URL(self._base + ctx.path, encoded=True)
         refreshed = False
         attempt = 0
+        free = 0  # push-backs not counted as attempts (Verdict.counts)
         loop = asyncio.get_running_loop()
         while True:
             attempt += 1
             epoch = -1  # no slot taken yet this attempt
             token = await self._token(ctx) if authenticate else None
             body = b""
+            sent: float | None = None  # when the request that was answered was sent
             try:
-                status, body, retry_after, epoch, answered = await self._send(
-                    ctx, url, params, json, token, per_try, max_size, policy, extra_headers
+                status, body, retry_after, epoch, answered, sent = await self._send(
+                    ctx, url, params, json, token, per_try, max_size, policy, extra_headers, rl
                 )
                 if 200 <= status < 300:
                     result = parse(body, status, answered)
                     self.limiter.succeeded()
+                    if rl is not None:
+                        self._observe(rl, sent, pushback=False)
                     return result
                 error = error_from_response(status, body, retry_after, answered)
             except FloliveError as exc:
@@ -289,13 +342,26 @@ class Transport:
                 logger.info("%s %s: HTTP 401, getting a new token", ctx.method, ctx.path)
                 await self._for_request(ctx, self.auth.refresh(token))
                 continue
-            if is_pushback(error):
+            verdict = PASS
+            pushback = is_pushback(error)
+            told = isinstance(error, RateLimited) and error.retry_after is not None
+            if rl is not None and sent is not None and not told:
+                # A server that says when to come back is waited for at the
+                # pause gate, not learnt from.
+                verdict = self._observe(rl, sent, pushback=pushback)
+            if pushback:
                 self.stats.throttles += 1
-                if epoch >= 0:
+                if epoch >= 0 and not verdict.paced:
+                    # Push-back the rate answers is no reason for fewer at once.
                     self.limiter.throttled(epoch)
-            delay = policy.decide(error, attempt)
+                if not verdict.counts and free < _MAX_FREE_RETRIES:
+                    free += 1
+                    attempt -= 1  # the client sent too fast: not the request's fault
+            delay = policy.decide(error, max(attempt, 1))  # 0 after a free push-back
             if delay is None:
                 raise error
+            if verdict.paced:
+                delay = 0.0  # its turn at the (cut) rate is the wait
             if deadline is not None and loop.time() + delay >= deadline:
                 raise DeadlineExceeded(
                     f"listing deadline passes during the {delay:.3g} s wait before a retry "
@@ -303,11 +369,12 @@ class Transport:
                     context=ctx,
                 ) from error
             self.stats.retries += 1
+            number = max(attempt, 1)  # a push-back that did not count retries as the first
             if policy.on_retry is not None:
-                policy.on_retry(error, attempt, delay)
+                policy.on_retry(error, number, delay)
             logger.debug(
                 "retry %d of %d in %.2f s: %s: %s",
-                attempt,
+                number,
                 policy.max_retries,
                 delay,
                 type(error).__name__,
@@ -316,7 +383,7 @@ class Transport:
             if isinstance(error, RateLimited) and error.retry_after is not None:
                 # The whole client waits, this request at the gate with the rest.
                 self._gate.pause(self.sleep, delay)
-            else:
+            elif delay > 0.0:
                 await self.sleep(delay)
 
     async def _token(self, ctx: RequestContext) -> str | None:
@@ -358,7 +425,8 @@ class Transport:
         max_size: int,
         policy: RetryPolicy,
         extra_headers: Mapping[str, str] | None,
-    ) -> tuple[int, bytes, float | None, int, RequestContext]:
+        rl: RateLimit | None,
+    ) -> tuple[int, bytes, float | None, int, RequestContext, float]:
         headers = self._headers_for(token)
         if extra_headers:
             headers = {**headers, **extra_headers}
@@ -375,12 +443,19 @@ class Transport:
                 raise ClientNotOpenError(
                     "the client is closed; use it inside `async with Client(...)`", context=ctx
                 )
+            sent = 0.0
+            if rl is not None:
+                # After the slot: the wait for a send turn paces what is sent,
+                # and the request's timeout starts after both.
+                sent = await rl.acquire()
+                if rl is self._own_rate and (rl.controller.cuts or rl.controller.ceiling):
+                    self.stats.rate = rl.rate
             for _ in range(_MAX_REDIRECTS + 1):
                 status, body, retry_after, location, answered = await self._exchange(
                     ctx, url, params, json, headers, per_try, max_size, policy
                 )
                 if location is None:
-                    return status, body, retry_after, epoch, answered
+                    return status, body, retry_after, epoch, answered, sent
                 # The Location carries the query it wants: params are not re-added.
                 url, params = self._follow(ctx, status, url, location), None
             raise RedirectRefused(

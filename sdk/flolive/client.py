@@ -91,6 +91,11 @@ class Client(BaseClient):
         adaptive_concurrency: when the server pushes back (429, ``GLOBAL_1001``,
             500, 503), halve the client-wide limit, then grow it back by one per
             ``limit`` successes up to ``max_concurrency`` (default ``False``).
+        max_rate: the client-wide send rate: ``"auto"`` (default) learns the
+            rate a rate-limiting gateway accepts from its push-back (429, 500,
+            503, ``GLOBAL_1001``) and runs just under it, unlimited until then;
+            a number of requests/s is a known quota (never exceeded, learnt
+            below); ``None`` turns rate limiting off.
         page_size: default page size of listings (default 100). Servers may cap
             it; the pager follows the size they echo.
         page_base: number of the server's first page, 0 or 1 (default 0).
@@ -101,11 +106,6 @@ class Client(BaseClient):
             costs at most 4 requests; off with ``adaptive_concurrency``).
         timeout: seconds for one request, from when it gets its concurrency
             slot to the end of its body (default 30; ``None`` for none).
-        max_rate: the client-wide send rate: ``"auto"`` (default) learns the
-            rate a rate-limiting gateway accepts from its push-back (429, 500,
-            503, ``GLOBAL_1001``) and runs just under it, unlimited until then;
-            a number of requests/s is a known quota (never exceeded, learnt
-            below); ``None`` turns rate limiting off.
         max_response_size: most bytes one response body may have, counted
             after decompression (default 64 MiB); a larger body raises
             :class:`~flolive.ResponseTooLarge` and is not retried.
@@ -143,12 +143,12 @@ class Client(BaseClient):
         token_provider: TokenProvider | None = None,
         max_concurrency: int = 8,
         adaptive_concurrency: bool = False,
+        max_rate: float | str | None = "auto",
         page_size: int = 100,
         page_base: int = 0,
         prefetch: int | None = None,
         speculate: int = 3,
         timeout: float | None = 30.0,
-        max_rate: float | str | None = "auto",
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         listing_timeout: float | None = None,
         retry: RetryPolicy | None = None,

@@ -14,6 +14,13 @@ Status fields are plain ``str``: the documented values are available as
 :class:`ParticipantStatus`, :class:`CampaignStatus` and :class:`SubscriberStatus`
 (``StrEnum``, so ``p.status == ParticipantStatus.COMPLETED`` works), and a
 status the vendor adds later decodes as its string instead of failing the page.
+
+Every model converts back to the API's JSON form: :meth:`Model.to_dict` and
+:meth:`Model.to_json` give the API's own (camelCase) field names, date-times
+in ISO 8601 (``"2022-02-11T14:21:53"``, naive as sent), UUIDs as strings and
+tuples as lists. :func:`encode_json`, :func:`encode_json_lines` and
+:func:`to_builtins` are that one encoding for any value holding models: what
+JSONL export writes, and what :meth:`Model.to_json` returns, byte for byte.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -36,6 +44,7 @@ __all__ = [
     "Page",
     "Pageable",
     "ImsiMsisdnPair",
+    "Model",
     "Participant",
     "ParticipantStatus",
     "Profile",
@@ -44,11 +53,64 @@ __all__ = [
     "SubscriberIdType",
     "SubscriberIdentifiers",
     "SubscriberStatus",
+    "encode_json",
+    "encode_json_lines",
+    "to_builtins",
 ]
 
 T = TypeVar("T")
 
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+
+
+# -- the one JSON encoding of models -------------------------------------------
+
+# Encoders hold only their settings (each call builds its own output), so one
+# serves every caller and thread.
+_encoder = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder().decode
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` (a model, a list of models, any builtin value) as compact JSON:
+    the API's field names, ISO 8601 date-times, UUIDs as strings."""
+    return _encoder.encode(value)
+
+
+def encode_json_lines(values: Iterable[Any]) -> bytes:
+    """Each of ``values`` as one line of :func:`encode_json`, each line ending
+    in ``\\n``: the bytes a JSONL export writes for them."""
+    return _encoder.encode_lines(values)
+
+
+def to_builtins(value: Any) -> Any:
+    """``value`` as the plain dicts, lists, strings, numbers, booleans and
+    ``None`` that :func:`encode_json` writes: ``json.loads(encode_json(v)) ==
+    to_builtins(v)`` for every model ``v`` (tuples become lists, as in JSON)."""
+    # Through the bytes, not msgspec.to_builtins (which keeps tuples): then
+    # this is exactly what was written, by construction.
+    return _decode(_encoder.encode(value))
+
+
+class Model(msgspec.Struct, frozen=True):
+    """The base of every model here: conversion to the API's JSON form."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as a new ``dict`` of JSON values, keyed by the API's own
+        field names (``creationTime``), with ISO 8601 date-times
+        (``"2022-02-11T14:21:53"``), UUIDs as strings, nested models as dicts
+        and tuples as lists: equal to ``json.loads(self.to_json())``."""
+        result: dict[str, Any] = to_builtins(self)
+        return result
+
+    def to_json(self, *, indent: int = 0) -> str:
+        """The model as JSON text: what a JSONL export writes for it (without
+        the newline) when ``indent`` is 0 (the default); ``indent`` > 0 spreads
+        it over lines indented by that many spaces, for reading."""
+        data = encode_json(self)
+        if indent > 0:
+            data = msgspec.json.format(data, indent=indent)
+        return data.decode()
 
 
 class ParticipantStatus(enum.StrEnum):
@@ -90,7 +152,7 @@ class SubscriberStatus(enum.StrEnum):
 
 # Leaf records can never be part of a reference cycle: gc=False spares the
 # garbage collector from tracking hundreds of thousands of them in a bulk read.
-class Participant(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class Participant(Model, frozen=True, gc=False, rename="camel"):
     """A subscriber (SIM) taking part in a campaign.
 
     Attributes:
@@ -112,7 +174,7 @@ class Participant(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     timestamp: _dt.datetime
 
 
-class Label(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class Label(Model, frozen=True, gc=False, rename="camel"):
     """A user label attached to a subscriber.
 
     Attributes:
@@ -126,7 +188,7 @@ class Label(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     creation_time: _dt.datetime
 
 
-class Campaign(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class Campaign(Model, frozen=True, gc=False, rename="camel"):
     """A customer's campaign.
 
     Attributes:
@@ -152,7 +214,7 @@ class Campaign(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     description: str | None = None
 
 
-class Pageable(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class Pageable(Model, frozen=True, gc=False, rename="camel"):
     """The paging block of an envelope, as the server sent it.
 
     Attributes:
@@ -169,7 +231,7 @@ class Pageable(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     total_elements: NonNegative
 
 
-class Envelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
+class Envelope(Model, Generic[T], frozen=True, rename="camel"):
     """The wrapper of every API response.
 
     On success ``error_code`` is ``""``, ``content`` a list and ``pageable`` a
@@ -183,7 +245,7 @@ class Envelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
     pageable: Pageable | str | None = None
 
 
-class ErrorEnvelope(msgspec.Struct, frozen=True, rename="camel"):
+class ErrorEnvelope(Model, frozen=True, rename="camel"):
     """Just the error fields of an envelope; used to read error bodies whose
     other fields do not match the expected item type."""
 
@@ -191,7 +253,7 @@ class ErrorEnvelope(msgspec.Struct, frozen=True, rename="camel"):
     error_message: str = ""
 
 
-class Page(msgspec.Struct, Generic[T], frozen=True):
+class Page(Model, Generic[T], frozen=True):
     """One page of a listing, as yielded by :meth:`flolive.AsyncPager.pages`.
 
     Attributes:
@@ -219,7 +281,7 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
 # tuples of frozen leaf structs can never be part of a reference cycle, so
 # gc=False is safe on them too, and a bulk read of millions of SIMs does not
 # feed the garbage collector millions of tracked objects.
-class ImsiMsisdnPair(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class ImsiMsisdnPair(Model, frozen=True, gc=False, rename="camel"):
     """One IMSI of a SIM, with its phone number.
 
     Attributes:
@@ -241,7 +303,7 @@ def _active(pairs: tuple[ImsiMsisdnPair, ...]) -> ImsiMsisdnPair | None:
     return pairs[0] if pairs else None
 
 
-class Subscriber(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class Subscriber(Model, frozen=True, gc=False, rename="camel"):
     """A SIM of a customer (or of one of its direct sub-customers), as the
     subscriber listings return it.
 
@@ -272,7 +334,7 @@ class Subscriber(msgspec.Struct, frozen=True, gc=False, rename="camel"):
         return _active(self.imsi_msisdn_pairs)
 
 
-class SubscriberIdentifiers(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class SubscriberIdentifiers(Model, frozen=True, gc=False, rename="camel"):
     """The identifiers of one subscriber, as nested in :class:`SubscriberDetails`
     and :class:`Profile` (``subscriberIdentifiers``).
 
@@ -296,7 +358,7 @@ class SubscriberIdentifiers(msgspec.Struct, frozen=True, gc=False, rename="camel
         return _active(self.imsi_msisdn_pairs)
 
 
-class SubscriberDetails(msgspec.Struct, frozen=True, rename="camel"):
+class SubscriberDetails(Model, frozen=True, rename="camel"):
     """One subscriber in detail (``GET /api/v2/subscriber/{type}/{value}``, and
     the items of :meth:`flolive.Client.all_subscriber_details`).
 
@@ -339,7 +401,7 @@ class SubscriberDetails(msgspec.Struct, frozen=True, rename="camel"):
     last_data_rat_type_label: str | None = None
 
 
-class Profile(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+class Profile(Model, frozen=True, gc=False, rename="camel"):
     """An eSIM profile on an EID (:meth:`flolive.Client.subscriber_profiles`).
 
     Attributes:
@@ -359,7 +421,7 @@ class Profile(msgspec.Struct, frozen=True, gc=False, rename="camel"):
 # -- the point-in-time cursor ---------------------------------------------------
 
 
-class CursorEnvelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
+class CursorEnvelope(Model, Generic[T], frozen=True, rename="camel"):
     """The answer of a point-in-time cursor call (``subscriber-all``).
 
     Like :class:`Envelope`, with the cursor's fields instead of ``pageable``:
@@ -376,7 +438,7 @@ class CursorEnvelope(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
     total_record_amount: NonNegative | None = None
 
 
-class Chunk(msgspec.Struct, Generic[T], frozen=True):
+class Chunk(Model, Generic[T], frozen=True):
     """One chunk of a point-in-time cursor read, as yielded by
     :meth:`flolive.AsyncCursor.pages`.
 

@@ -13,7 +13,7 @@ recording any progress removes its output and checkpoint.
   from the recorded page.
 - Parquet ends in a footer and cannot be appended to: rows are written as part
   files in ``FILE.flolive-parts/`` (the checkpoint counts the durable ones),
-  and joined at the end into ``FILE.flolive-partial``, which is renamed to
+  and joined at the end into ``FILE.flolive-partial-RUN``, which is renamed to
   ``FILE`` when complete; then the checkpoint and the parts go. ``resume=True``
   drops parts written after the checkpoint and goes on.
 
@@ -27,14 +27,29 @@ after the last call); past it the resume raises :class:`~flolive.CursorExpired`
 and leaves the files as they were.
 
 Modules: :mod:`.writers` (one writer per format, chosen from a registry),
-:mod:`.checkpoint` and :mod:`.jobs` (the export loops).
+:mod:`.checkpoint`, :mod:`.output` (opening rules, the lock, durable
+writes), :mod:`.sources` (what each export reads) and :mod:`.jobs` (the one
+export loop and the job functions).
 """
 
 from .checkpoint import CHECKPOINT_SUFFIX, Checkpoint
-from .errors import ExportError, NothingToResume, OutputError
+from .errors import (
+    CheckpointInvalid,
+    ExportError,
+    InvalidIdentifier,
+    NothingToResume,
+    OutputError,
+    OutputLocked,
+    Remedy,
+)
+from .identifiers import (
+    IDENTIFIER_DIGITS,
+    IdentifierFailure,
+    check_identifier,
+    read_identifiers,
+    read_values,
+)
 from .jobs import (
-    PARTIAL_SUFFIX,
-    PARTS_SUFFIX,
     ExportResult,
     NoProgress,
     Progress,
@@ -42,8 +57,10 @@ from .jobs import (
     export_labels,
     export_participants,
     export_subscribers,
-    read_values,
+    run_export,
 )
+from .output import LOCK_SUFFIX, PARTIAL_SUFFIX, PARTS_SUFFIX
+from .sources import CursorSource, LabelSource, PagedSource, Source, Step
 from .writers import (
     FORMATS,
     CsvWriter,
@@ -60,27 +77,42 @@ from .writers import (
 __all__ = [
     "CHECKPOINT_SUFFIX",
     "Checkpoint",
+    "CheckpointInvalid",
     "CsvWriter",
+    "CursorSource",
     "ExportError",
     "ExportResult",
     "FORMATS",
     "Format",
+    "IDENTIFIER_DIGITS",
+    "IdentifierFailure",
+    "InvalidIdentifier",
     "JsonlWriter",
+    "LOCK_SUFFIX",
+    "LabelSource",
     "NoProgress",
     "NothingToResume",
     "OutputError",
+    "OutputLocked",
     "PARTIAL_SUFFIX",
     "PARTS_SUFFIX",
+    "PagedSource",
     "ParquetWriter",
     "PartsWriter",
     "Progress",
+    "Remedy",
+    "Source",
+    "Step",
     "SubscriberLabel",
     "Writer",
+    "check_identifier",
     "export_all_subscribers",
     "export_labels",
     "export_participants",
     "export_subscribers",
     "format_for",
+    "read_identifiers",
     "read_values",
     "register_format",
+    "run_export",
 ]

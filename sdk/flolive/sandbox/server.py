@@ -14,7 +14,6 @@ import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -33,8 +32,8 @@ from .data import (
     unit,
 )
 
-# Re-exported: FAULT_KINDS and FAULT_DESCRIPTIONS were defined here.
-from .faults import FAULT_DESCRIPTIONS, FAULT_KINDS
+# Re-exported: FAULT_KINDS, FAULT_DESCRIPTIONS and Faults were defined here.
+from .faults import FAULT_DESCRIPTIONS, FAULT_KINDS, Faults, LeakyBucket
 
 __all__ = ["FAULT_DESCRIPTIONS", "FAULT_KINDS", "Faults", "Sandbox", "SandboxStats"]
 
@@ -64,45 +63,6 @@ MAX_CHUNK_SIZE = 10_000
 MAX_KEEP_ALIVE = 30
 
 
-@dataclass(frozen=True)
-class Faults:
-    """Per-request fault rates (each in [0, 1]) of list GETs.
-
-    Whether a request fails, and how, is decided by (seed, path, page, attempt),
-    so a run is reproducible whatever order requests arrive in.
-
-    Args:
-        global_1001: rate of ``GLOBAL_1001`` error envelopes (HTTP 503).
-        rate_limited: rate of HTTP 429 with ``Retry-After: retry_after``.
-        server_error: rate of bare HTTP 500.
-        unavailable: rate of bare HTTP 503.
-        drop: rate of connections closed before any response.
-        truncate: rate of bodies cut short of their ``Content-Length``.
-        retry_after: the ``Retry-After`` seconds sent with 429s.
-    """
-
-    global_1001: float = 0.0
-    rate_limited: float = 0.0
-    server_error: float = 0.0
-    unavailable: float = 0.0
-    drop: float = 0.0
-    truncate: float = 0.0
-    retry_after: float = 1.0
-
-    def __post_init__(self) -> None:
-        rates = [getattr(self, k) for k in FAULT_KINDS]
-        if any(r < 0 for r in rates) or sum(rates) > 1:
-            raise ValueError("fault rates must be >= 0 and add up to at most 1")
-
-    def pick(self, draw: float) -> str | None:
-        edge = 0.0
-        for kind in FAULT_KINDS:
-            edge += getattr(self, kind)
-            if draw < edge:
-                return kind
-        return None
-
-
 @dataclass
 class SandboxStats:
     """What the sandbox served. Also at ``GET /_sandbox/stats`` as JSON."""
@@ -111,6 +71,8 @@ class SandboxStats:
     logins: int = 0
     faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
     throttled: int = 0
+    #: Requests refused by ``rate_limit`` (429 without Retry-After).
+    rate_limited: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -191,6 +153,10 @@ class Sandbox:
         fail_pages: page number -> error code (``"CUSTOMER_1037"``) or HTTP
             status (``500``) that page of every list always answers.
         throttle_above: answer 429 while more than this many requests are in flight.
+        rate_limit: ``(rate, burst)``: limit every API request as nginx's
+            ``limit_req rate=R burst=B nodelay`` does (:class:`LeakyBucket`:
+            ``burst + 1`` pass at once, then one per ``1/rate`` s), answering the
+            rest 429 with no ``Retry-After``, as nginx and most gateways do.
         drift: participants appended to a campaign each time one of its pages is served.
         token: the bearer token every API request must carry (``None``: no auth,
             unless ``users`` is given).
@@ -227,6 +193,7 @@ class Sandbox:
         faults: Faults | None = None,
         fail_pages: Mapping[int, str | int] | None = None,
         throttle_above: int | None = None,
+        rate_limit: tuple[float, int] | None = None,
         drift: int = 0,
         token: str | None = None,
         users: Mapping[str, str] | None = None,
@@ -260,6 +227,7 @@ class Sandbox:
         self.faults = faults or Faults()
         self.fail_pages = dict(fail_pages or {})
         self.throttle_above = throttle_above
+        self.rate_limit = None if rate_limit is None else LeakyBucket(*rate_limit)
         self.drift = drift
         self.users = dict(users or {})
         self.tokens: set[str] = {token} if token else set()
@@ -281,22 +249,20 @@ class Sandbox:
     def app(self) -> web.Application:
         """The aiohttp application (for ``aiohttp.test_utils`` or your own runner)."""
         app = web.Application(middlewares=[self._middleware])
-        r = app.router
-        r.add_post("/api/v2/auth/token", self._login)
-        r.add_get(
-            "/api/v2/customer/{customer}/campaign/{campaign}/participants", self._participants
-        )
-        r.add_get("/api/v2/customer/{customer}/campaign/{campaign}", self._campaign)
-        r.add_get("/api/v2/customer/{customer}/campaign", self._campaigns)
-        r.add_get("/api/v2/subscriber/{type}/{value}/label", self._labels)
-        r.add_get("/api/v2/customer/{customer}/subscriber", self._subscribers)
-        r.add_post("/api/v2/customer/{customer}/subscriber-all", self._subscriber_all)
-        r.add_post(
-            "/api/v2/customer/{customer}/subscriber-all-details", self._subscriber_all_details
-        )
-        r.add_get("/api/v2/subscriber/{type}/{value}/profiles", self._profiles)
-        r.add_get("/api/v2/subscriber/{type}/{value}", self._subscriber_details)
-        r.add_get("/_sandbox/stats", self._stats)
+        for method, path, handler in (
+            ("POST", "/auth/token", self._login),
+            ("GET", "/customer/{customer}/campaign/{campaign}/participants", self._participants),
+            ("GET", "/customer/{customer}/campaign/{campaign}", self._campaign),
+            ("GET", "/customer/{customer}/campaign", self._campaigns),
+            ("GET", "/subscriber/{type}/{value}/label", self._labels),
+            ("GET", "/customer/{customer}/subscriber", self._subscribers),
+            ("POST", "/customer/{customer}/subscriber-all", self._subscriber_all),
+            ("POST", "/customer/{customer}/subscriber-all-details", self._subscriber_all_details),
+            ("GET", "/subscriber/{type}/{value}/profiles", self._profiles),
+            ("GET", "/subscriber/{type}/{value}", self._subscriber_details),
+        ):
+            app.router.add_route(method, "/api/v2" + path, handler)
+        app.router.add_get("/_sandbox/stats", self._stats)
         app.on_response_prepare.append(_stamp_request_id)
         return app
 
@@ -323,12 +289,7 @@ class Sandbox:
     async def __aenter__(self) -> str:
         return await self.start()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
     def expire_cursors(self) -> int:
@@ -362,6 +323,12 @@ class Sandbox:
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         if self.record:
             self.log.append((request.method, request.path_qs))
+        bucket = self.rate_limit
+        if bucket is not None and not bucket.admit(time.monotonic()):
+            # Before any work, as a gateway in front of the API refuses.
+            stats.rate_limited += 1
+            stats.in_flight -= 1
+            return web.Response(status=429, text="Too Many Requests")
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
@@ -475,16 +442,23 @@ class Sandbox:
             return self._error("CUSTOMER_1002")
         return customer
 
-    def _campaign_size(self, customer: int, campaign: int) -> int:
-        return self.data.campaign_sizes[campaign] + self._growth.get((customer, campaign), 0)
-
-    async def _participants(self, request: web.Request) -> web.StreamResponse:
+    def _customer_campaign(self, request: web.Request) -> tuple[int, int] | web.Response:
         customer = self._customer(request)
         if isinstance(customer, web.Response):
             return customer
         campaign = _int_arg(request, "campaign")
         if not self.data.has_campaign(customer, campaign):
             return self._error("CUSTOMER_1037")
+        return customer, campaign
+
+    def _campaign_size(self, customer: int, campaign: int) -> int:
+        return self.data.campaign_sizes[campaign] + self._growth.get((customer, campaign), 0)
+
+    async def _participants(self, request: web.Request) -> web.StreamResponse:
+        found = self._customer_campaign(request)
+        if isinstance(found, web.Response):
+            return found
+        customer, campaign = found
         total = self._campaign_size(customer, campaign)
         if self.drift:
             self._growth[(customer, campaign)] = (
@@ -508,12 +482,10 @@ class Sandbox:
         return await self._paged(request, len(ids), items)
 
     async def _campaign(self, request: web.Request) -> web.StreamResponse:
-        customer = self._customer(request)
-        if isinstance(customer, web.Response):
-            return customer
-        campaign = _int_arg(request, "campaign")
-        if not self.data.has_campaign(customer, campaign):
-            return self._error("CUSTOMER_1037")
+        found = self._customer_campaign(request)
+        if isinstance(found, web.Response):
+            return found
+        customer, campaign = found
         body = _encoder.encode(
             _Envelope("", "", [self.data.campaign(customer, campaign)], _Pageable(0, 1, 1, 1))
         )
