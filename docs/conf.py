@@ -40,7 +40,7 @@ myst_heading_anchors = 3
 # Optional engines the API reference imports: mocked, so that the `docs`
 # extra alone builds every page (pyarrow is in the extra: flolive.arrow
 # builds its schemas at import).
-autodoc_mock_imports = ["dask", "distributed", "dlt", "pyspark", "rich"]
+autodoc_mock_imports = ["dask", "distributed", "dlt", "pyspark", "pytest", "pytest_asyncio", "rich"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
@@ -78,6 +78,8 @@ nitpick_ignore_regex += [
     (r"py:(attr|meth)", r"[a-z_]+"),  # a member named relative to its class
     (r"py:.*", r"(time|array)(\..*)?"),
     (r"py:mod", r"flolive\.sandbox\.(data|faults|server)"),
+    # Internal bases and aliases named in docstrings.
+    (r"py:.*", r"(flolive\.models\.)?Model|Pager|Cursor|LeakyBucket|FAULT_DESCRIPTIONS"),
 ]
 
 

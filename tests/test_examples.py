@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -91,7 +93,8 @@ def _run_python(block: Block, cwd: Path) -> None:
     if _is_test_module(block.code):
         script = cwd / f"test_example_{block.line}.py"
         script.write_text(block.code, encoding="utf-8")
-        done = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", script.name], cwd)
+        ini = ["-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function"]
+        done = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", *ini, script.name], cwd)
         assert done.returncode == 0, f"{block.id}:\n{done.stdout}\n{done.stderr}"
         return
     done = run_block(block, cwd, env=_env(cwd))
@@ -100,17 +103,34 @@ def _run_python(block: Block, cwd: Path) -> None:
         assert done.stdout == block.prints, f"{block.id} printed another output"
 
 
-def _commands(block: Block) -> list[list[str]]:
-    """The ``flolive ...`` commands of a shell block, as argument lists."""
+#: Programs a shell example may use besides ``flolive`` to be run whole.
+SHELL_TOOLS = frozenset(
+    ["flolive", "echo", "printf", "cat", "head", "tail", "wc", "sleep", "kill", "timeout"]
+    + ["touch", "ls", "rm", "test", "true"]
+)
+
+
+def _parts(block: Block) -> list[list[str]]:
+    """Each simple command of a shell block (split at &&, ;, | and a final &)."""
     out = []
     for raw in block.code.splitlines():
         line = raw.strip().removeprefix("$ ")
         if not line or line.startswith("#"):
             continue
-        for part in line.split("&&"):
+        for part in re.split(r"&&|;|\||&\s*$", line):
             words = shlex.split(part, comments=True)
-            if words and Path(words[0]).name == "flolive":
-                out.append(words[1:])
+            if words:
+                out.append(words)
+    return out
+
+
+def _commands(block: Block) -> list[list[str]]:
+    """The arguments of each ``flolive`` command of a shell block."""
+    out = []
+    for words in _parts(block):
+        names = [Path(w).name for w in words]
+        if "flolive" in names:
+            out.append(words[names.index("flolive") + 1 :])
     return out
 
 
@@ -121,9 +141,30 @@ def _run_shell(block: Block, cwd: Path) -> None:
     finally:
         sys.path.pop(0)
     parser = flolive_docs.build_parser()
-    for args in _commands(block):
+    commands = _commands(block)
+    for args in commands:
         parser.parse_args(args)  # a usage error is a SystemExit: the test fails
-        if "--sandbox" in args and not block.needs_account and args[0] != "sandbox":
+    if block.needs_account or not commands:
+        return
+    sandboxed = all("--sandbox" in a and a[0] != "sandbox" for a in commands)
+    if sandboxed and all(Path(w[0]).name in SHELL_TOOLS for w in _parts(block)):
+        # A script of the command and a few tools: run it whole, as shown.
+        env = _env(cwd)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        done = subprocess.run(
+            ["bash", "-c", block.code],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, f"{block.id}:\n{done.stderr}"
+        return
+    for args in commands:  # within other commands (a venv, pip): run the flolive ones
+        if "--sandbox" in args and args[0] != "sandbox":
             done = _run(["-c", CLI, *args], cwd)
             assert done.returncode == 0, f"{block.id}: flolive {shlex.join(args)}\n{done.stderr}"
 
