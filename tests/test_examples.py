@@ -105,8 +105,8 @@ def _run_python(block: Block, cwd: Path) -> None:
 
 #: Programs a shell example may use besides ``flolive`` to be run whole.
 SHELL_TOOLS = frozenset(
-    ["flolive", "echo", "printf", "cat", "head", "tail", "wc", "sleep", "kill", "timeout"]
-    + ["touch", "ls", "rm", "test", "true"]
+    {"flolive", "echo", "printf", "cat", "head", "tail", "wc", "sleep", "kill", "timeout"}
+    | {"touch", "ls", "rm", "test", "true"}
 )
 
 
