@@ -129,7 +129,9 @@ def _commands(block: Block) -> list[list[str]]:
     out = []
     for words in _parts(block):
         names = [Path(w).name for w in words]
-        if "flolive" in names:
+        # The command itself, or run by a wrapper (timeout ...): not a path
+        # that ends in flolive among another program's arguments.
+        if names[0] == "flolive" or (names[0] in ("timeout", "nohup") and "flolive" in names):
             out.append(words[names.index("flolive") + 1 :])
     return out
 
