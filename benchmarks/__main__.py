@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .pipelines import CASES as PIPELINE_CASES
+from .ratelimit_series import case_ratelimit_series
 from .spark import CASES as SPARK_CASES
 
 HERE = Path(__file__).resolve().parent
@@ -73,11 +74,14 @@ def extract_baseline(rev: str, into: Path) -> str:
     return str(into / "sdk")
 
 
-def measure(client: str, url: str, page_size: int, concurrency: int) -> dict[str, float]:
-    env = None
+def measure(
+    client: str, url: str, page_size: int, concurrency: int, env: dict[str, str] | None = None
+) -> dict[str, float]:
+    """One run of ``client`` in a worker subprocess (``env``: added variables)."""
+    env = {**os.environ, **env} if env else None
     name, _, where = client.partition("@")
     if where == "base":
-        env = {**os.environ, "PYTHONPATH": BASELINE["sdk"]}
+        env = {**(env or os.environ), "PYTHONPATH": BASELINE["sdk"]}
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.worker", name, url, str(page_size), str(concurrency)],
         capture_output=True,
@@ -190,10 +194,11 @@ def case_cpu(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
 
 
 def case_memory(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
-    small, big = args.mem_sizes
+    lengths = args.mem_lengths
+    small, big = lengths[0], lengths[-1]
     size, conc = 1000, 16
     res: dict[str, dict[str, dict[str, float]]] = {}
-    for total in (small, big):
+    for total in lengths:
         with server(total, 0.0) as url:
             res[str(total)] = interleaved(
                 ["sdk", "sdk.collect"], url, size, conc, max(1, args.runs // 2), total
@@ -205,7 +210,7 @@ def case_memory(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
         "| participants | streaming with `async for` (MiB) | `.collect()` (MiB) |",
         "|---:|---:|---:|",
     ]
-    for total in (small, big):
+    for total in lengths:
         r = res[str(total)]
         lines.append(
             f"| {total:,} | {r['sdk']['rss_mib']:.1f} | {r['sdk.collect']['rss_mib']:.1f} |"
@@ -215,7 +220,7 @@ def case_memory(args: argparse.Namespace, report: dict[str, Any]) -> list[str]:
         f"Target streaming {big:,} within 10% of {small:,}: {b / s:.3f}x, "
         f"{verdict(b / s <= 1.10)}.",
     ]
-    report["memory"] = {"params": [small, big, size, conc], "results": res}
+    report["memory"] = {"params": [*lengths, size, conc], "results": res}
     return lines
 
 
@@ -458,6 +463,7 @@ CASES = {
     "export": case_export,
     "sync": case_sync,
     "ratelimit": case_ratelimit,
+    "ratelimit-series": case_ratelimit_series,
 }
 # Arrow, dlt and Dask cases (they need the arrow, dlt and dask extras).
 CASES.update({name: functools.partial(case, server) for name, case in PIPELINE_CASES.items()})
@@ -489,7 +495,20 @@ def main() -> None:
         metavar="REV",
         help="also run the SDK as it was at git revision REV (cpu case), side by side",
     )
+    p.add_argument("--plot", metavar="DIR", type=Path, help="draw the figures into DIR (PNG)")
+    p.add_argument(
+        "--from-json",
+        metavar="FILE",
+        type=Path,
+        help="with --plot: draw from a report written before, without running anything",
+    )
     args = p.parse_args()
+    if args.from_json:
+        from .plot import plot
+
+        for path in plot(json.loads(args.from_json.read_text()), args.plot or Path(".")):
+            print(path)
+        return
     if args.baseline:
         import tempfile
 
@@ -498,15 +517,19 @@ def main() -> None:
     args.latency = 0.05
     args.cpu_total = 500_000
     args.mem_sizes = (100_000, 1_000_000)
+    args.mem_lengths = (100_000, 300_000, 1_000_000)
     args.scaling = (1, 2, 4, 8, 16, 32)
     args.sync_total = 20_000
+    args.series_total, args.series_rate = 3_000, (50.0, 10)
     if args.quick:
         args.runs = 1
         args.latency = 0.01
         args.cpu_total = 20_000
         args.mem_sizes = (10_000, 50_000)
+        args.mem_lengths = args.mem_sizes
         args.scaling = (1, 4, 16)
         args.sync_total = 4_000
+        args.series_total = 600
     report: dict[str, Any] = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
@@ -522,6 +545,11 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2))
     args.out.with_suffix(".md").write_text("\n".join(lines))
     print(f"raw figures: {args.out}", file=sys.stderr)
+    if args.plot:
+        from .plot import plot
+
+        for path in plot(report, args.plot):
+            print(f"figure: {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -172,6 +174,32 @@ async def ideal(url: str, page_size: int, concurrency: int) -> int:
     return n
 
 
+async def _patient(url: str, page_size: int, concurrency: int, **options: Any) -> int:
+    """The SDK with 20 retries, for a server that refuses what comes too fast."""
+    from flolive import RetryPolicy
+
+    retry = RetryPolicy(max_retries=20)
+    async with Client(
+        base_url=url, max_concurrency=concurrency, page_size=page_size, retry=retry, **options
+    ) as c:
+        return len(await c.campaign_participants(1, 2).collect())
+
+
+async def sdk_patient(url: str, page_size: int, concurrency: int) -> int:
+    """Rate-limited case: the client's defaults, with retries to spare."""
+    return await _patient(url, page_size, concurrency)
+
+
+async def sdk_adaptive(url: str, page_size: int, concurrency: int) -> int:
+    """Rate-limited case: adaptive concurrency (halve on push-back)."""
+    return await _patient(url, page_size, concurrency, adaptive_concurrency=True)
+
+
+async def sdk_max_rate(url: str, page_size: int, concurrency: int) -> int:
+    """Rate-limited case: the quota given as ``max_rate`` ($BENCH_MAX_RATE)."""
+    return await _patient(url, page_size, concurrency, max_rate=float(os.environ["BENCH_MAX_RATE"]))
+
+
 CLIENTS: dict[str, Runner] = {
     "sdk": sdk_items,
     "sdk.pages": sdk_pages,
@@ -181,4 +209,7 @@ CLIENTS: dict[str, Runner] = {
     "ideal": ideal,
     "aiohttp+json seq": aiohttp_json_sequential,
     "httpx+pydantic seq": httpx_pydantic_sequential,
+    "sdk.patient": sdk_patient,
+    "sdk.adaptive": sdk_adaptive,
+    "sdk.max_rate": sdk_max_rate,
 }

@@ -44,7 +44,7 @@ from flolive.arrow import (
 from flolive.pagination import AsyncPager
 from flolive.sandbox import DataSet, Sandbox
 
-from .support.readme import example
+from .support.readme import run_example
 
 MS = pa.timestamp("ms")
 
@@ -738,14 +738,10 @@ def data_iccid(index: int) -> str:
     return DataSet().identifier("iccid", 1, 0, index)
 
 
-async def test_the_readme_arrow_example_writes_parquet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
+async def test_the_docs_arrow_example_writes_parquet(tmp_path: Path) -> None:
+    done = run_example("arrow", tmp_path)  # docs/pipelines.md, as a program
+    assert done.stdout.split() == ["988", "25000"]
     async with Sandbox() as url, Client(base_url=url) as client:
-        namespace: dict[str, Any] = {"BASE_URL": url}
-        exec(example("arrow"), namespace)
-        await namespace["main"]()
         participants = await client.campaign_participants(1, 1).collect()
         sims = await client.subscribers(1, page_size=1000).collect()
     written = pq.read_table(tmp_path / "participants.parquet")

@@ -11,6 +11,7 @@ import math
 import pickle
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -57,7 +58,7 @@ from flolive.sandbox.server import PIT_EXPIRED
 
 from .support.clients import BASE, FakeSleep, make_client
 from .support.events import running_tasks, sdk_tasks, settled
-from .support.readme import example
+from .support.readme import run_example
 from .support.servers import RequestGate, ThreadedSandbox
 
 DATA = DataSet()
@@ -984,17 +985,15 @@ async def test_sandbox_cursor_answer_shape() -> None:
     assert list(answer["content"][0])[:2] == ["subscriberId", "imsiMsisdnPairs"]
 
 
-async def test_readme_subscribers_example_runs() -> None:
-    async with Sandbox() as url:
-        namespace: dict[str, Any] = {"BASE_URL": url, "EID": DATA.eid(1, 0)}
-        exec(example("subscribers"), namespace)
-        await namespace["main"]()
-    assert [s.iccid for s in namespace["sims"]] == iccids(2, CUSTOMER_2)
-    assert namespace["every_sim"] == iccids(1, CUSTOMER_1)
-    assert namespace["one"].subscriber_identifiers.iccid == iccids(2, 1)[0]
-    assert [p.subscriber_identifiers.iccid for p in namespace["profiles"]] == iccids(1, 3)[
-        : len(namespace["profiles"])
-    ]
+def test_the_docs_subscribers_example_runs(tmp_path: Path) -> None:
+    done = run_example("subscribers", tmp_path)  # docs/subscribers.md, as a program
+    first = iccids(2, 1)[0]
+    sub = DATA.find_subscriber("iccid", first)
+    assert sub is not None
+    lines = done.stdout.splitlines()
+    assert lines[:3] == [f"{CUSTOMER_2} {first}", f"{CUSTOMER_1} {CUSTOMER_1}", "True ACTIVE"]
+    assert lines[3].startswith("['profile-")  # the eSIM's profiles, by name
+    assert lines[4:] == [str(DATA.label_count(sub))]
 
 
 async def test_listing_timeout_and_timeout_bound_a_cursor_read() -> None:

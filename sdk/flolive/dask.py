@@ -96,6 +96,7 @@ def from_parts(
         raise ValueError("from_parts needs at least one part (a plan always has one)")
     dd = _require("dask.dataframe")
     pd = _require("pandas")
+    _require("pyarrow")  # here, so that the message names dask's extra, not arrow's
     from .arrow import schema_for
 
     schema = schema_for(parts[0].source.item_type)

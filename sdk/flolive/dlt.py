@@ -45,11 +45,7 @@ import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from .arrow import schema_for, to_record_batch
-from .client import Client
-from .errors import LabelsUnavailable, SubscriberNotFound
-from .models import Campaign, Label, Participant
-
+# Before flolive.arrow, whose own message would name the arrow extra, not dlt's.
 try:
     import dlt
     import pyarrow as pa
@@ -59,6 +55,11 @@ except ImportError as exc:  # the message names the extra to install
     raise ImportError(
         "flolive.dlt needs dlt and pyarrow: pip install 'flolive-sdk[dlt]'", name=exc.name
     ) from exc
+
+from .arrow import schema_for, to_record_batch
+from .client import Client
+from .errors import LabelsUnavailable, SubscriberNotFound
+from .models import Campaign, Label, Participant
 
 __all__ = ["DEFAULT_PAGE_SIZE", "flolive_source"]
 

@@ -378,6 +378,10 @@ async def _campaigns(args: argparse.Namespace, ready: Prepared) -> int:
             from rich.console import Console
             from rich.table import Table
         except ImportError:
+            hint = "pip install 'flolive-sdk[cli]'"
+            if args.format:  # asked for: refused, never replaced
+                raise CliError(f"--format table needs rich: {hint}") from None
+            screen.line(f"flolive: hint: {hint} for a table; writing JSONL")
             fmt = "jsonl"
         else:
             table = Table("id", "name", "status", "template", "start", "end", "max retries")
