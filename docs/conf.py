@@ -32,7 +32,7 @@ templates_path: list[str] = []
 
 html_theme = "furo"
 html_title = f"flolive-sdk {release}"
-html_static_path = ["_static"]
+html_static_path: list[str] = []
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3

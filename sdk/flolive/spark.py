@@ -75,6 +75,7 @@ __all__ = [
     "OPTIONS",
     "RESOURCES",
     "FloliveDataSource",
+    "FloliveReader",
     "spark_schema",
 ]
 
