@@ -38,12 +38,14 @@ T = TypeVar("T")
 
 __all__ = [
     "LOGIN_PATH",
+    "REQUEST_ARGS",
     "USE_CLIENT_DEFAULT",
     "Client",
     "ClientState",
     "CursorOptions",
     "ListOptions",
     "UseClientDefault",
+    "per_call",
 ]
 
 
@@ -57,13 +59,14 @@ def _segment(name: str, value: str | int) -> str:
     return quote(text, safe="")
 
 
-#: The per-call settings of a single request, by the names the methods take.
-_REQUEST_ARGS = ("timeout", "retry", "max_response_size", "extra_headers", "extra_query")
+REQUEST_ARGS = ("timeout", "retry", "max_response_size", "extra_headers", "extra_query")
+"""The per-call settings the single-request methods (``campaign``,
+``subscriber``, ``get_items``) take, by name."""
 
 
-def _call(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """A method's per-call settings, from its ``locals()``."""
-    return {name: arguments[name] for name in _REQUEST_ARGS}
+def per_call(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A single-request method's per-call settings, from its ``locals()``."""
+    return {name: arguments[name] for name in REQUEST_ARGS}
 
 
 def _id(name: str, value: int | str) -> str:
@@ -302,7 +305,7 @@ class Client(BaseClient):
         ``extra_headers`` and ``extra_query`` are merged over the client's
         headers and the call's parameters.
         """
-        return await self._get(path, item_type, params, _call(locals()))
+        return await self._get(path, item_type, params, per_call(locals()))
 
     def paginate(
         self,
@@ -399,7 +402,7 @@ class Client(BaseClient):
             f"/api/v2/customer/{_id('customer_id', customer_id)}"
             f"/campaign/{_id('campaign_id', campaign_id)}"
         )
-        return await self._get_one(path, Campaign, "campaign", _call(locals()))
+        return await self._get_one(path, Campaign, "campaign", per_call(locals()))
 
     # -- subscribers ------------------------------------------------------
 
@@ -501,7 +504,7 @@ class Client(BaseClient):
         path = f"/api/v2/subscriber/{_subscriber_id_type(id_type)}/" + _segment(
             "subscriber identifier", value
         )
-        return await self._get_one(path, SubscriberDetails, "subscriber", _call(locals()))
+        return await self._get_one(path, SubscriberDetails, "subscriber", per_call(locals()))
 
     def subscriber_profiles(self, eid: str, **options: Unpack[ListOptions]) -> AsyncPager[Profile]:
         """The eSIM profiles on one EID:

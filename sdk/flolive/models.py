@@ -214,6 +214,20 @@ class Campaign(Model, frozen=True, gc=False, rename="camel"):
     description: str | None = None
 
 
+class Envelope(Model, Generic[T], frozen=True, rename="camel"):
+    """The wrapper of every API response.
+
+    On success ``error_code`` is ``""``, ``content`` a list and ``pageable`` a
+    :class:`Pageable`; on failure the API sends ``""`` for both ``content`` and
+    ``pageable``, which this model accepts so that the error can be read.
+    """
+
+    error_code: str = ""
+    error_message: str = ""
+    content: list[T] | str | None = None
+    pageable: Pageable | str | None = None
+
+
 class Pageable(Model, frozen=True, gc=False, rename="camel"):
     """The paging block of an envelope, as the server sent it.
 
@@ -229,20 +243,6 @@ class Pageable(Model, frozen=True, gc=False, rename="camel"):
     size: NonNegative
     total_pages: NonNegative
     total_elements: NonNegative
-
-
-class Envelope(Model, Generic[T], frozen=True, rename="camel"):
-    """The wrapper of every API response.
-
-    On success ``error_code`` is ``""``, ``content`` a list and ``pageable`` a
-    :class:`Pageable`; on failure the API sends ``""`` for both ``content`` and
-    ``pageable``, which this model accepts so that the error can be read.
-    """
-
-    error_code: str = ""
-    error_message: str = ""
-    content: list[T] | str | None = None
-    pageable: Pageable | str | None = None
 
 
 class ErrorEnvelope(Model, frozen=True, rename="camel"):

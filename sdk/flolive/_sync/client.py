@@ -40,6 +40,7 @@ from .. import (
 )
 from .. import Client as AsyncClient
 from .._options import DEFAULT_MAX_RESPONSE_SIZE
+from ..client import per_call
 from .listing import Cursor, Listing, Pager
 from .loop import CLOSED_MESSAGE, Closing, LoopThread
 
@@ -384,18 +385,8 @@ class Client(Closing):
         ``extra_headers`` and ``extra_query`` are merged over the client's
         headers and the call's parameters.
         """
-        return self._call(
-            lambda: self._async.get_items(
-                path,
-                item_type,
-                params=params,
-                timeout=timeout,
-                retry=retry,
-                max_response_size=max_response_size,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
+        call = per_call(locals())
+        return self._call(lambda: self._async.get_items(path, item_type, params=params, **call))
 
     def request(
         self,
@@ -498,17 +489,8 @@ class Client(Closing):
 
         Raises :class:`~flolive.CampaignNotFound` or :class:`~flolive.CustomerNotFound`.
         """
-        return self._call(
-            lambda: self._async.campaign(
-                customer_id,
-                campaign_id,
-                timeout=timeout,
-                retry=retry,
-                max_response_size=max_response_size,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
+        call = per_call(locals())
+        return self._call(lambda: self._async.campaign(customer_id, campaign_id, **call))
 
     # -- subscribers ------------------------------------------------------
 
@@ -601,17 +583,8 @@ class Client(Closing):
 
         Raises :class:`~flolive.SubscriberNotFound`, and the other errors of the tree.
         """
-        return self._call(
-            lambda: self._async.subscriber(
-                id_type,
-                value,
-                timeout=timeout,
-                retry=retry,
-                max_response_size=max_response_size,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
+        call = per_call(locals())
+        return self._call(lambda: self._async.subscriber(id_type, value, **call))
 
     def subscriber_profiles(self, eid: str, **options: Unpack[ListOptions]) -> Pager[Profile]:
         """The eSIM profiles on one EID:
