@@ -14,24 +14,20 @@ the command after them.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .exits import (
-    BROKEN_PIPE,
-    CURSOR_EXPIRED_MESSAGE,
-    EXIT_MEANINGS,
-    CliError,
-    ExitCode,
-    exit_code,
-    message,
-)
+# Only what installs the signal handlers is imported here: a signal that lands
+# while the rest of the command (aiohttp, the exporter) is still importing is
+# then handled like any other.
 from .signals import Signals, Stopped
 
 if TYPE_CHECKING:
     from .arguments import build_parser
+    from .exits import CURSOR_EXPIRED_MESSAGE, EXIT_MEANINGS, CliError, ExitCode
     from .progress import RichProgress
 
 __all__ = [
@@ -45,18 +41,22 @@ __all__ = [
 ]
 
 
+#: Names that load on first use, after main() installed its signal handlers.
+_LOCATIONS = {
+    "build_parser": ".arguments",
+    "RichProgress": ".progress",
+    "CURSOR_EXPIRED_MESSAGE": ".exits",
+    "EXIT_MEANINGS": ".exits",
+    "CliError": ".exits",
+    "ExitCode": ".exits",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # The parser and the progress display load on first use, after main()
-    # installed its signal handlers.
-    if name == "build_parser":
-        from .arguments import build_parser
-
-        return build_parser
-    if name == "RichProgress":
-        from .progress import RichProgress
-
-        return RichProgress
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    location = _LOCATIONS.get(name)
+    if location is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(location, __name__), name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +79,7 @@ def _main(argv: Sequence[str] | None, signals: Signals) -> int:
     from ..export import ExportError
     from .arguments import build_parser
     from .commands import prepare, run
+    from .exits import BROKEN_PIPE, CliError, ExitCode, exit_code, message
 
     args = build_parser().parse_args(argv)
     try:

@@ -53,7 +53,9 @@ class _ScreenHandler(logging.Handler):
 
 @contextlib.contextmanager
 def verbose(enabled: bool) -> Iterator[None]:
-    """With ``enabled``, the ``flolive`` logger's records (DEBUG and up) go to stderr."""
+    """With ``enabled``, the ``flolive`` loggers' records at INFO and up go to
+    stderr: retries and throttling (with the answer's request id), re-logins,
+    concurrency and rate changes. ``FLOLIVE_LOG=debug`` adds a line per request."""
     if not enabled:
         yield
         return
@@ -61,7 +63,8 @@ def verbose(enabled: bool) -> Iterator[None]:
     handler = _ScreenHandler()
     level = logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
     try:
         yield
     finally:

@@ -20,11 +20,13 @@ into ``KeyboardInterrupt`` wherever the loop is; this module replaces that.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["WATCHED", "Signals", "Stopped"]
 
@@ -100,6 +102,8 @@ class Signals:
             Stopped: a signal arrived (before or while ``main`` ran) and
                 cancelled it; the loop is closed.
         """
+        import asyncio  # here, not at the top: the handlers come first
+
         self._raising = False  # from here on, signals are noted, never raised
         if self.first is not None:
             raise Stopped(self.first)
