@@ -288,7 +288,7 @@ async def test_a_fifo_without_reader_never_blocks_past_ctrl_c(tmp_path: Path) ->
     assert proc.stderr is not None
     # The event: the command says (-v) it waits for a reader, in open().
     waiting = await asyncio.wait_for(proc.stderr.readline(), 60)
-    assert waiting.decode() == f"flolive.export: debug: waiting for a reader of {fifo}\n"
+    assert waiting.decode() == f"flolive.export: info: waiting for a reader of {fifo}\n"
     proc.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 130

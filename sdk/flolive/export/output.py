@@ -324,7 +324,7 @@ async def _open_stream(path: Path) -> IO[bytes]:
     else:
         os.set_blocking(fd, True)
         return os.fdopen(fd, "wb")
-    _log.debug("waiting for a reader of %s", path)
+    _log.info("waiting for a reader of %s", path)  # -v shows it: the run is not stuck
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[int] = loop.create_future()
 
