@@ -18,11 +18,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from .pipelines import CASES as PIPELINE_CASES
+from .processes import serving
 from .ratelimit_series import case_ratelimit_series
 from .spark import CASES as SPARK_CASES
 
@@ -32,31 +33,9 @@ SPECULATE = 3
 RESULTS = HERE / "results"
 
 
-@contextlib.contextmanager
-def server(total: int, latency: float, sandbox: bool = False) -> Iterator[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.server",
-        "--total",
-        str(total),
-        "--latency",
-        str(latency),
-    ]
-    if sandbox:
-        cmd.append("--sandbox")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
-    try:
-        assert proc.stdout is not None
-        port = proc.stdout.readline().strip()
-        if not port:
-            raise RuntimeError("benchmark server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stdout:
-            proc.stdout.close()
+def server(total: int, latency: float, sandbox: bool = False) -> AbstractContextManager[str]:
+    args = ["benchmarks.server", "--total", str(total), "--latency", str(latency)]
+    return serving([*args, "--sandbox"] if sandbox else args)
 
 
 #: ``--baseline REV``: the SDK's sources at REV, extracted here; clients named

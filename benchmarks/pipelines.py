@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from .processes import measured, serving
 from .server import PATH
 
 HERE = Path(__file__).resolve().parent
@@ -325,48 +324,15 @@ def serve(total: int, latency: float, size: int) -> None:
     asyncio.run(main())
 
 
-@contextlib.contextmanager
-def exact_server(total: int, latency: float, size: int) -> Iterator[str]:
-    cmd = [sys.executable, "-m", "benchmarks.pipelines", "serve", str(total), str(latency)]
-    proc = subprocess.Popen([*cmd, str(size)], stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
-    try:
-        assert proc.stdout is not None
-        port = proc.stdout.readline().strip()
-        if not port:
-            raise RuntimeError("benchmark server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stdout:
-            proc.stdout.close()
+def exact_server(total: int, latency: float, size: int) -> AbstractContextManager[str]:
+    return serving(["benchmarks.pipelines", "serve", str(total), str(latency), str(size)])
 
 
 # -- cases (from python -m benchmarks) ------------------------------------------
 
 
 def _measure(runner: str, url: str, total: int, size: int, conc: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.pipelines",
-            runner,
-            url,
-            str(total),
-            str(size),
-            str(conc),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE.parent,
-        timeout=1800,
-    )
-    m: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    if m["items"] != total:
-        raise RuntimeError(f"{runner} gave {m['items']} items, expected {total}")
-    return m
+    return measured(["benchmarks.pipelines", runner, url, str(total), str(size), str(conc)], total)
 
 
 def _interleaved(

@@ -22,6 +22,18 @@ from .ratelimit_series import series
 __all__ = ["FIGURES", "plot", "series"]
 
 
+def _save(
+    plt: Any, fig: Any, report: dict[str, Any], path: Path, caption_at: float, bottom: float
+) -> bool:
+    """Caption the figure (at height ``caption_at``) with the run it draws,
+    lay it out above ``bottom``, write it to ``path`` and close it."""
+    fig.text(0.01, caption_at, _caption(report), fontsize="x-small", color="grey")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib
@@ -66,11 +78,7 @@ def concurrency(plt: Any, report: dict[str, Any], path: Path) -> bool:
     ax.set_title(f"988 participants, 99 pages{per_request}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    fig.text(0.01, 0.01, _caption(report), fontsize="x-small", color="grey")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, report, path, caption_at=0.01, bottom=0.03)
 
 
 def ratelimit(plt: Any, report: dict[str, Any], path: Path) -> bool:
@@ -106,11 +114,7 @@ def ratelimit(plt: Any, report: dict[str, Any], path: Path) -> bool:
         f"token bucket {rate:g}/s burst {burst}",
         fontsize="medium",
     )
-    fig.text(0.01, 0.005, _caption(report), fontsize="x-small", color="grey")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, report, path, caption_at=0.005, bottom=0.02)
 
 
 def memory(plt: Any, report: dict[str, Any], path: Path) -> bool:
@@ -140,11 +144,7 @@ def memory(plt: Any, report: dict[str, Any], path: Path) -> bool:
     ax.set_title("Peak memory against list length (pages of 1000, concurrency 16)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    fig.text(0.01, 0.01, _caption(report), fontsize="x-small", color="grey")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, report, path, caption_at=0.01, bottom=0.03)
 
 
 FIGURES = {"concurrency.png": concurrency, "ratelimit.png": ratelimit, "memory.png": memory}

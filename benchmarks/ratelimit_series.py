@@ -18,16 +18,16 @@ import argparse
 import asyncio
 import contextlib
 import json
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from .processes import serving
 from .server import build_app
 
 HERE = Path(__file__).resolve().parent
@@ -75,22 +75,9 @@ async def _serve(args: argparse.Namespace) -> None:
     await asyncio.Event().wait()
 
 
-@contextlib.contextmanager
-def server(total: int, rate: float, burst: int) -> Iterator[str]:
-    cmd = [sys.executable, "-m", "benchmarks.ratelimit_series", "serve", "--total", str(total)]
-    cmd += ["--rate", str(rate), "--burst", str(burst)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
-    try:
-        assert proc.stdout is not None
-        port = proc.stdout.readline().strip()
-        if not port:
-            raise RuntimeError("rate-limited benchmark server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stdout:
-            proc.stdout.close()
+def server(total: int, rate: float, burst: int) -> AbstractContextManager[str]:
+    args = ["benchmarks.ratelimit_series", "serve", "--total", str(total)]
+    return serving([*args, "--rate", str(rate), "--burst", str(burst)], "rate-limited server")
 
 
 def series(log: list[tuple[float, int]]) -> dict[str, list[float]]:

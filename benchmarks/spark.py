@@ -17,13 +17,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from .pipelines import Server
+from .processes import measured
 
 HERE = Path(__file__).resolve().parent
 
@@ -107,21 +107,8 @@ def run(url: str, total: int, size: int, conc: int) -> dict[str, float]:
 
 def _measure(runner: str, url: str, total: int, size: int, conc: int) -> dict[str, float]:
     # The plain pager is benchmarks.pipelines' runner "pages"; Spark is ours.
-    cmd = (
-        ["-m", "benchmarks.spark"] if runner == "spark" else ["-m", "benchmarks.pipelines", runner]
-    )
-    out = subprocess.run(
-        [sys.executable, *cmd, url, str(total), str(size), str(conc)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE.parent,
-        timeout=1800,
-    )
-    m: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    if m["items"] != total:
-        raise RuntimeError(f"{runner} gave {m['items']} items, expected {total}")
-    return m
+    module = ["benchmarks.spark"] if runner == "spark" else ["benchmarks.pipelines", runner]
+    return measured([*module, url, str(total), str(size), str(conc)], total)
 
 
 def case_spark(server: Server, args: argparse.Namespace, report: dict[str, Any]) -> list[str]:

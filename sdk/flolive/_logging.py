@@ -202,6 +202,12 @@ def _error_text(error: BaseException | str, secrets: tuple[str | None, ...]) -> 
 # -- the lines -------------------------------------------------------------------
 
 
+def attempts_logged() -> bool:
+    """Whether :func:`log_attempt` writes anything (``flolive.http`` at DEBUG):
+    the hot path asks before it gathers a line's fields."""
+    return _http.isEnabledFor(logging.DEBUG)
+
+
 def log_attempt(
     method: str,
     path_and_query: str,

@@ -327,16 +327,17 @@ class Transport:
                     self.limiter.succeeded()
                     if rl is not None:
                         self._observe(rl, sent, pushback=False)
-                    L.log_attempt(
-                        ctx.method,
-                        ctx.path,
-                        status,
-                        (loop.time() - (started if sent is None else sent)) * 1000,
-                        request_id_of(answered.headers),
-                        attempt,
-                        params=params,
-                        secrets=(token,),
-                    )
+                    if L.attempts_logged():
+                        L.log_attempt(
+                            ctx.method,
+                            ctx.path,
+                            status,
+                            (loop.time() - (started if sent is None else sent)) * 1000,
+                            request_id_of(answered.headers),
+                            attempt,
+                            params=params,
+                            secrets=(token,),
+                        )
                     return result
                 error = error_from_response(status, body, retry_after, answered)
             except FloliveError as exc:
